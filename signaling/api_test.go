@@ -1,0 +1,297 @@
+package signaling
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"conclave/signaling/store"
+	"conclave/signaling/token"
+)
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef")
+
+type apiHarness struct {
+	srv   *Server
+	h     http.Handler
+	clock time.Time
+}
+
+func newAPIHarness(t *testing.T, mutate func(*Config)) *apiHarness {
+	t.Helper()
+	st, err := store.OpenSQLite(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg := DefaultConfig()
+	cfg.Listen = "127.0.0.1:9999"
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	a := &apiHarness{clock: time.Now()}
+	srv, err := NewServer(Options{
+		Config: cfg, Store: st, Issuer: token.NewIssuer("conclave", testSecret),
+		Web:        fstest.MapFS{"index.html": {Data: []byte("<!doctype html><title>Conclave</title>")}, "app.js": {Data: []byte("//js")}},
+		BundleHash: "abc", Version: "test",
+		Now: func() time.Time { return a.clock },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.srv, a.h = srv, srv.Handler()
+	return a
+}
+
+// do sends a request from a source address and returns status and body.
+func (a *apiHarness) do(method, path, from string, body any) (int, []byte) {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req := httptest.NewRequest(method, path, rd)
+	req.RemoteAddr = from
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes()
+}
+
+func (a *apiHarness) create(t *testing.T) string {
+	t.Helper()
+	code, body := a.do("POST", "/api/meetings", "192.0.2.1:1000", nil)
+	if code != http.StatusCreated {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	var r createMeetingResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseRoomID(r.Room); err != nil {
+		t.Fatalf("created room id %q: %v", r.Room, err)
+	}
+	return r.Room
+}
+
+func TestJoinIssuesTokenForRoomKey(t *testing.T) {
+	a := newAPIHarness(t, nil)
+	room := a.create(t)
+	code, body := a.do("POST", "/api/join", "192.0.2.2:1000", joinRequest{Room: room, Name: "Ada", Kind: "bot"})
+	if code != http.StatusOK {
+		t.Fatalf("join: %d %s", code, body)
+	}
+	var jr joinResponse
+	if err := json.Unmarshal(body, &jr); err != nil {
+		t.Fatal(err)
+	}
+	want := RoomID(room).Hash().Key()
+	if jr.Room != string(want) {
+		t.Fatalf("room key %q, want %q", jr.Room, want)
+	}
+	if strings.Contains(string(body), room) {
+		t.Fatal("join answer repeats the raw room id")
+	}
+	if jr.URL != "ws://127.0.0.1:9999" {
+		t.Fatalf("url %q", jr.URL)
+	}
+	c, err := token.NewVerifier("conclave", testSecret).Verify(jr.Token, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Room != string(want) || c.Name != "Ada" || c.Identity != jr.Identity || c.Metadata != `{"kind":"bot"}` {
+		t.Fatalf("claims %+v", c)
+	}
+	if ttl := time.Until(c.ExpiresAt); ttl > 11*time.Minute || ttl < 5*time.Minute {
+		t.Fatalf("token lives %v, want the configured 10m", ttl)
+	}
+	// Two joins get different identities.
+	_, body2 := a.do("POST", "/api/join", "192.0.2.2:1000", joinRequest{Room: room, Name: "Ada"})
+	var jr2 joinResponse
+	json.Unmarshal(body2, &jr2)
+	if jr2.Identity == jr.Identity || jr2.Identity == "" {
+		t.Fatalf("identities %q and %q", jr.Identity, jr2.Identity)
+	}
+}
+
+// TestUnknownRoomsAnswerLikeWrongOnes: an unknown well-formed room, a
+// malformed one and an empty one get byte-identical answers.
+func TestUnknownRoomsAnswerLikeWrongOnes(t *testing.T) {
+	a := newAPIHarness(t, func(c *Config) { c.Join.RateBurst = 100 })
+	a.create(t)
+	unknown, _ := NewRoomID(strings.NewReader(strings.Repeat("x", 16)))
+	var first []byte
+	for i, room := range []string{string(unknown), "short", "", strings.Repeat("A", 22) + "!", strings.Repeat("é", 11)} {
+		code, body := a.do("POST", "/api/join", "192.0.2.3:1000", joinRequest{Room: room, Name: "Eve"})
+		if code != http.StatusNotFound {
+			t.Fatalf("room %q: status %d, want 404", room, code)
+		}
+		if i == 0 {
+			first = body
+		} else if !bytes.Equal(body, first) {
+			t.Fatalf("room %q answered %q, unknown room answered %q", room, body, first)
+		}
+	}
+}
+
+// TestGuessingRoomsIsRateLimited: a source that guesses gets RateBurst tries,
+// then 429 even for a correct room, while other sources are unaffected; its
+// budget comes back at the configured rate.
+func TestGuessingRoomsIsRateLimited(t *testing.T) {
+	a := newAPIHarness(t, nil) // defaults: burst 10, one every 6s
+	room := a.create(t)
+	guesser := "198.51.100.9:4444"
+	for i := 0; i < 10; i++ {
+		g, _ := NewRoomID(bytes.NewReader(bytes.Repeat([]byte{byte(i)}, 16)))
+		if code, _ := a.do("POST", "/api/join", guesser, joinRequest{Room: string(g), Name: "x"}); code != http.StatusNotFound {
+			t.Fatalf("guess %d: %d, want 404", i, code)
+		}
+	}
+	if code, _ := a.do("POST", "/api/join", guesser, joinRequest{Room: room, Name: "x"}); code != http.StatusTooManyRequests {
+		t.Fatalf("guess past the burst: %d, want 429 even for a real room", code)
+	}
+	if code, _ := a.do("POST", "/api/meetings", guesser, nil); code != http.StatusTooManyRequests {
+		t.Fatalf("create from a limited source: %d, want 429", code)
+	}
+	// Another source is not affected.
+	if code, _ := a.do("POST", "/api/join", "203.0.113.5:1", joinRequest{Room: room, Name: "y"}); code != http.StatusOK {
+		t.Fatalf("other source: %d", code)
+	}
+	// One more attempt after one interval.
+	a.clock = a.clock.Add(6 * time.Second)
+	if code, _ := a.do("POST", "/api/join", guesser, joinRequest{Room: room, Name: "x"}); code != http.StatusOK {
+		t.Fatalf("after refill: %d", code)
+	}
+	if code, _ := a.do("POST", "/api/join", guesser, joinRequest{Room: room, Name: "x"}); code != http.StatusTooManyRequests {
+		t.Fatalf("second attempt after one refill: %d", code)
+	}
+	// What this means: at 10 per minute per address, even a million
+	// addresses guessing for a year try about 5.3e12 IDs; with one meeting
+	// among 2^128 IDs the chance of a hit is about 1.5e-26.
+}
+
+func TestJoinRejectsBadInput(t *testing.T) {
+	a := newAPIHarness(t, func(c *Config) { c.Join.RateBurst = 100 })
+	room := a.create(t)
+	cases := []struct {
+		name string
+		body string
+	}{
+		{"not-json", "{"},
+		{"unknown-field", `{"room":"` + room + `","name":"a","admin":true}`},
+		{"no-name", `{"room":"` + room + `"}`},
+		{"blank-name", `{"room":"` + room + `","name":"   "}`},
+		{"control-chars", `{"room":"` + room + `","name":"a\u0007b"}`},
+		{"bidi", `{"room":"` + room + `","name":"a\u202eb"}`},
+		{"long-name", `{"room":"` + room + `","name":"` + strings.Repeat("n", 65) + `"}`},
+		{"bad-kind", `{"room":"` + room + `","name":"a","kind":"server"}`},
+		{"huge", `{"room":"` + room + `","name":"` + strings.Repeat("n", 5000) + `"}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest("POST", "/api/join", strings.NewReader(tc.body))
+			req.RemoteAddr = "192.0.2.50:1"
+			rec := httptest.NewRecorder()
+			a.h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusBadRequest {
+				t.Fatalf("status %d, want 400: %s", rec.Code, rec.Body)
+			}
+			var e errorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
+				t.Fatalf("error body %q", rec.Body)
+			}
+		})
+	}
+}
+
+func TestPagesAndHeaders(t *testing.T) {
+	a := newAPIHarness(t, nil)
+	for _, p := range []string{"/", "/m/AAAAAAAAAAAAAAAAAAAAAA", "/app.js"} {
+		req := httptest.NewRequest("GET", p, nil)
+		rec := httptest.NewRecorder()
+		a.h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s: %d", p, rec.Code)
+		}
+		csp := rec.Header().Get("Content-Security-Policy")
+		if !strings.Contains(csp, "default-src 'self'") || strings.Contains(csp, "unsafe-inline") {
+			t.Fatalf("%s: CSP %q", p, csp)
+		}
+		if rec.Header().Get("Referrer-Policy") != "no-referrer" {
+			t.Fatalf("%s: no Referrer-Policy", p)
+		}
+	}
+	for _, p := range []string{"/nope.js", "/etc/passwd", "/..%2f..%2fetc/passwd"} {
+		req := httptest.NewRequest("GET", p, nil)
+		rec := httptest.NewRecorder()
+		a.h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusNotFound {
+			t.Fatalf("%s: %d, want 404", p, rec.Code)
+		}
+	}
+	// Dot segments are cleaned by a redirect, never served.
+	req := httptest.NewRequest("GET", "/../../etc/passwd", nil)
+	rec := httptest.NewRecorder()
+	a.h.ServeHTTP(rec, req)
+	if rec.Code == http.StatusOK {
+		t.Fatalf("dot-dot path served: %s", rec.Body)
+	}
+	code, body := a.do("GET", "/api/version", "192.0.2.1:1", nil)
+	if code != 200 || !strings.Contains(string(body), `"bundle_sha256":"abc"`) {
+		t.Fatalf("version: %d %s", code, body)
+	}
+	code, _ = a.do("GET", "/rtc", "192.0.2.1:1", nil)
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("/rtc without a media plane: %d", code)
+	}
+}
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) string {
+		p := dir + "/c.yaml"
+		if err := writeFile(p, s); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c := DefaultConfig()
+	if err := LoadConfigFile(&c, write("listen: 0.0.0.0:9000\nmedia:\n  udp_port: 0\njoin:\n  token_ttl: 2m\n")); err != nil {
+		t.Fatal(err)
+	}
+	if c.Listen != "0.0.0.0:9000" || c.Media.UDPPort != 0 || c.Join.TokenTTL != 2*time.Minute || c.Media.TCPPort != 7881 {
+		t.Fatalf("config %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c = DefaultConfig()
+	if err := LoadConfigFile(&c, write("listn: 0.0.0.0:9000\n")); err == nil {
+		t.Fatal("typo in a field name accepted")
+	}
+	c = DefaultConfig()
+	if err := LoadConfigFile(&c, write("")); err != nil {
+		t.Fatalf("empty file: %v", err)
+	}
+	bad := []func(*Config){
+		func(c *Config) { c.Listen = "nope" },
+		func(c *Config) { c.LogLevel = "loud" },
+		func(c *Config) { c.Join.TokenTTL = time.Second },
+		func(c *Config) { c.Media.PublicIPs = []string{"example.org"} },
+		func(c *Config) { c.PublicURL = "ftp://x" },
+	}
+	for i, m := range bad {
+		c := DefaultConfig()
+		m(&c)
+		if err := c.Validate(); err == nil {
+			t.Errorf("bad config %d accepted", i)
+		}
+	}
+}

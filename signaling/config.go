@@ -1,0 +1,156 @@
+package signaling
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything `conclave serve` can be told. The zero value is not
+// useful; start from DefaultConfig, overlay a file with LoadConfigFile, then
+// flags. deploy/conclave.example.yaml documents every field.
+type Config struct {
+	// Listen is the HTTP address (web app, API, /rtc).
+	Listen string `yaml:"listen"`
+	// PublicURL is the base URL put in meeting links and join answers, e.g.
+	// https://meet.example.org. Empty means http://<Listen>.
+	PublicURL string `yaml:"public_url"`
+	// Data is the folder for the SQLite database and the token key.
+	Data string `yaml:"data"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `yaml:"log_level"`
+
+	Media     MediaConfig     `yaml:"media"`
+	TURN      TURNConfig      `yaml:"turn"`
+	Join      JoinConfig      `yaml:"join"`
+	Retention RetentionConfig `yaml:"retention"`
+}
+
+// MediaConfig places the SFU's sockets.
+type MediaConfig struct {
+	// UDPPort is the one UDP port all ICE traffic shares (0 = pick one).
+	UDPPort int `yaml:"udp_port"`
+	// TCPPort is the ICE-TCP fallback port (0 = pick one, -1 = off).
+	TCPPort int `yaml:"tcp_port"`
+	// PublicIPs are the addresses announced in ICE candidates when the node
+	// is behind 1:1 NAT. Empty: the host's own addresses.
+	PublicIPs []string `yaml:"public_ips"`
+}
+
+// TURNConfig controls the embedded TURN server (pion/turn).
+type TURNConfig struct {
+	Enabled bool `yaml:"enabled"`
+	// UDPPort is TURN's UDP listener (0 = pick one).
+	UDPPort int `yaml:"udp_port"`
+}
+
+// JoinConfig bounds joining.
+type JoinConfig struct {
+	// TokenTTL is how long an access token from /api/join is valid.
+	TokenTTL time.Duration `yaml:"token_ttl"`
+	// RateBurst join attempts at once per source address, then one every
+	// RateInterval. Meeting creation shares the same budget.
+	RateBurst    int           `yaml:"rate_burst"`
+	RateInterval time.Duration `yaml:"rate_interval"`
+}
+
+// RetentionConfig bounds how long metadata is kept (DESIGN.md P5).
+type RetentionConfig struct {
+	// IdleMeetings: a meeting nobody joined for this long is forgotten.
+	IdleMeetings time.Duration `yaml:"idle_meetings"`
+}
+
+// DefaultConfig is what `conclave serve` runs with when told nothing.
+func DefaultConfig() Config {
+	return Config{
+		Listen:   "127.0.0.1:8080",
+		Data:     "./data",
+		LogLevel: "info",
+		Media:    MediaConfig{UDPPort: 7882, TCPPort: 7881},
+		TURN:     TURNConfig{Enabled: true, UDPPort: 3478},
+		Join: JoinConfig{
+			TokenTTL:     10 * time.Minute,
+			RateBurst:    10,
+			RateInterval: 6 * time.Second,
+		},
+		Retention: RetentionConfig{IdleMeetings: 30 * 24 * time.Hour},
+	}
+}
+
+// LoadConfigFile overlays the YAML file at path onto c. Unknown fields are
+// errors, so a typo cannot silently leave a default in force.
+func LoadConfigFile(c *Config, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	// An empty file decodes to io.EOF: no changes.
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// Validate reports the first problem with c.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("config: listen %q: %w", c.Listen, err)
+	}
+	if c.Data == "" {
+		return errors.New("config: data folder is empty")
+	}
+	if _, err := ParseLogLevel(c.LogLevel); err != nil {
+		return err
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		return fmt.Errorf("config: public_url %q must start with http:// or https://", c.PublicURL)
+	}
+	if c.Media.UDPPort < 0 || c.Media.UDPPort > 65535 || c.Media.TCPPort < -1 || c.Media.TCPPort > 65535 {
+		return errors.New("config: media ports out of range")
+	}
+	for _, ip := range c.Media.PublicIPs {
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("config: media.public_ips: %q is not an IP address", ip)
+		}
+	}
+	if c.TURN.UDPPort < 0 || c.TURN.UDPPort > 65535 {
+		return errors.New("config: turn.udp_port out of range")
+	}
+	if c.Join.TokenTTL < 10*time.Second || c.Join.TokenTTL > 24*time.Hour {
+		return fmt.Errorf("config: join.token_ttl %v must be between 10s and 24h", c.Join.TokenTTL)
+	}
+	if c.Join.RateBurst < 1 || c.Join.RateInterval <= 0 {
+		return errors.New("config: join.rate_burst must be >= 1 and join.rate_interval > 0")
+	}
+	if c.Retention.IdleMeetings < time.Hour {
+		return errors.New("config: retention.idle_meetings must be at least 1h")
+	}
+	return nil
+}
+
+// ParseLogLevel maps a level name to slog's.
+func ParseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("config: log level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// BaseURL is the URL that links and join answers start with.
+func (c *Config) BaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://" + c.Listen
+}

@@ -1,0 +1,173 @@
+package signaling
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"conclave/signaling/ratelimit"
+	"conclave/signaling/store"
+	"conclave/signaling/token"
+)
+
+// RTCHandler serves /rtc (the LiveKit signal protocol) and can tell every
+// participant the server is going away.
+type RTCHandler interface {
+	http.Handler
+	Shutdown(ctx context.Context) error
+}
+
+// Options are a Server's parts. Store and Issuer are required.
+type Options struct {
+	Config     Config
+	Logger     *slog.Logger
+	Store      store.Store
+	Issuer     *token.Issuer
+	RTC        RTCHandler // nil: /rtc answers 503
+	Web        fs.FS      // the built web app; nil: pages answer 503
+	BundleHash string     // SHA-256 of the web bundle, hex
+	Version    string
+	Rand       io.Reader        // default crypto/rand.Reader
+	Now        func() time.Time // default time.Now
+}
+
+// Server is the HTTP side of `conclave serve`.
+type Server struct {
+	cfg        Config
+	log        *slog.Logger
+	store      store.Store
+	issuer     *token.Issuer
+	rtc        RTCHandler
+	web        fs.FS
+	bundleHash string
+	version    string
+	rand       io.Reader
+	now        func() time.Time
+	limiter    *ratelimit.Limiter
+}
+
+// maxRateKeys bounds the rate limiter's table.
+const maxRateKeys = 100_000
+
+// NewServer assembles a Server from o.
+func NewServer(o Options) (*Server, error) {
+	if o.Store == nil || o.Issuer == nil {
+		return nil, errors.New("signaling: a store and a token issuer are required")
+	}
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg: o.Config, log: o.Logger, store: o.Store, issuer: o.Issuer, rtc: o.RTC,
+		web: o.Web, bundleHash: o.BundleHash, version: o.Version, rand: o.Rand, now: o.Now,
+		limiter: ratelimit.New(o.Config.Join.RateBurst, o.Config.Join.RateInterval, maxRateKeys),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	return s, nil
+}
+
+// Handler returns the HTTP routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /api/meetings", s.handleCreateMeeting)
+	mux.HandleFunc("POST /api/join", s.handleJoin)
+	mux.HandleFunc("GET /api/version", s.handleVersion)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	rtc := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusServiceUnavailable, "media is not available on this server")
+	}))
+	if s.rtc != nil {
+		rtc = s.rtc
+	}
+	mux.Handle("/rtc", rtc)
+	mux.Handle("/rtc/", rtc)
+	mux.HandleFunc("GET /m/{room}", s.handleApp)
+	mux.HandleFunc("GET /{$}", s.handleApp)
+	mux.HandleFunc("/", s.handleAsset)
+	return securityHeaders(mux)
+}
+
+// contentSecurityPolicy lets the app load only what this server serves. The
+// MLS WASM module needs 'wasm-unsafe-eval'; nothing needs 'unsafe-inline'.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; " +
+	"connect-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; style-src 'self'; " +
+	"font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(self), microphone=(self), display-capture=(self), geolocation=(), payment=()")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// handleApp serves the single-page app for / and /m/<room>. The room ID in
+// the path is not looked at here; the app presents it to /api/join.
+func (s *Server) handleApp(w http.ResponseWriter, r *http.Request) {
+	s.serveFile(w, r, "index.html")
+}
+
+func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+		return
+	}
+	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+	if name == "" || name == "index.html" {
+		s.serveFile(w, r, "index.html")
+		return
+	}
+	s.serveFile(w, r, name)
+}
+
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) {
+	if s.web == nil {
+		http.Error(w, "the web app is not built into this binary (run `make run`)", http.StatusServiceUnavailable)
+		return
+	}
+	if !fs.ValidPath(name) {
+		http.NotFound(w, r)
+		return
+	}
+	if st, err := fs.Stat(s.web, name); err != nil || st.IsDir() {
+		http.NotFound(w, r)
+		return
+	}
+	if name == "index.html" {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	http.ServeFileFS(w, r, s.web, name)
+}
+
+// PurgeIdle forgets meetings idle past the retention limit.
+func (s *Server) PurgeIdle(ctx context.Context) {
+	n, err := s.store.PurgeIdle(ctx, s.now().Add(-s.cfg.Retention.IdleMeetings))
+	if err != nil {
+		s.log.Error("purge idle meetings", "err", err)
+		return
+	}
+	if n > 0 {
+		s.log.Info("purged idle meetings", "count", n)
+	}
+}
