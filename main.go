@@ -25,7 +25,6 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the meeting server (web app, signaling, SFU, TURN)", serveCommand},
-		{"bot", "join a meeting as a Go participant and report what it received", botCommand},
 		{"version", "print the version and the web bundle's SHA-256", versionCommand},
 	}
 }

@@ -62,6 +62,11 @@ func (id RoomID) Hash() RoomHash {
 // Key returns the room key derived from h.
 func (h RoomHash) Key() RoomKey { return RoomKey(hex.EncodeToString(h[:16])) }
 
+// randReader reads from crypto/rand.
+type randReader struct{}
+
+func (randReader) Read(p []byte) (int, error) { return rand.Read(p) }
+
 // NewLinkSecret draws the 128-bit fragment secret of a meeting link. The
 // server makes one only for the first link it prints at start-up and never
 // stores it; browsers make their own.

@@ -146,7 +146,8 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 		http.Error(w, "the web app is not built into this binary (run `make run`)", http.StatusServiceUnavailable)
 		return
 	}
-	if !fs.ValidPath(name) {
+	// Dotfiles (the build's placeholder among them) are never part of the app.
+	if !fs.ValidPath(name) || strings.HasPrefix(path.Base(name), ".") {
 		http.NotFound(w, r)
 		return
 	}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"conclave/internal/version"
+	"conclave/signaling"
+	"conclave/web"
+)
+
+func webApp() signaling.App {
+	app := signaling.App{Version: version.String()}
+	if h, err := web.Hash(); err == nil {
+		app.Web, app.BundleHash = web.FS(), h
+	}
+	return app
+}
+
+func serveCommand(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	app := webApp()
+	if app.Web == nil {
+		fmt.Fprintln(stderr, "conclave: warning: this binary has no web app (build with `make build`); the API and media still work")
+	}
+	return signaling.Command(ctx, app, args, stdout, stderr)
+}
+
+func versionCommand(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fset := flag.NewFlagSet("version", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	asJSON := fset.Bool("json", false, "print JSON")
+	if err := fset.Parse(args); err != nil {
+		return err
+	}
+	h, err := web.Hash()
+	if errors.Is(err, web.ErrNotBuilt) {
+		h = "(no web bundle in this build)"
+	} else if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(map[string]string{"version": version.String(), "bundle_sha256": h})
+	}
+	fmt.Fprintf(stdout, "conclave %s\nweb bundle SHA-256: %s\n", version.String(), h)
+	return nil
+}
