@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -293,5 +294,22 @@ func TestConfigFile(t *testing.T) {
 		if err := c.Validate(); err == nil {
 			t.Errorf("bad config %d accepted", i)
 		}
+	}
+}
+
+// TestExampleConfigIsDefaults keeps deploy/conclave.example.yaml true: it
+// loads strictly and equals DefaultConfig.
+func TestExampleConfigIsDefaults(t *testing.T) {
+	c := DefaultConfig()
+	if err := LoadConfigFile(&c, "../deploy/conclave.example.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultConfig()
+	d.Media.PublicIPs = []string{}
+	if c.Media.PublicIPs == nil {
+		c.Media.PublicIPs = []string{}
+	}
+	if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", d) {
+		t.Fatalf("example config %+v\ndiffers from defaults %+v", c, d)
 	}
 }
