@@ -60,6 +60,15 @@ func TestTreeValidationVectors(t *testing.T) {
 			if err := tree.verifyParentHashes(s.Hash); err != nil {
 				t.Fatalf("parent hashes: %v", err)
 			}
+			var err2 error
+			tree.members(func(l tm.LeafIndex, ln *leafNode) {
+				if err2 == nil {
+					err2 = verifyLeafSignature(s, ln, v.GroupID, l)
+				}
+			})
+			if err2 != nil {
+				t.Fatal(err2)
+			}
 		})
 	}
 }
