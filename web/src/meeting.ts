@@ -1,0 +1,499 @@
+// The meeting: join, wait for keys, publish, and show the call.
+//
+// Order of events (DESIGN.md, issue "Web app": nothing leaves the browser
+// before its keys are in place):
+//   1. POST /api/join for a token (only the room ID and the name are sent);
+//   2. connect with livekit-client, E2EE on (every track declares GCM);
+//   3. security.start(): keys in place ("Securing the meeting" meanwhile);
+//   4. only then publish the microphone and camera chosen in the prejoin.
+
+import {
+  ConnectionQuality,
+  ConnectionState,
+  DisconnectReason,
+  type LocalParticipant,
+  type LocalTrack,
+  type Participant,
+  Room,
+  RoomEvent,
+  Track,
+} from 'livekit-client';
+import { ApiError, join } from './api';
+import { cameraResolution, canChooseSpeaker, listDevices, problemMessage } from './devices';
+import { announce, h, icon, type IconName, isTyping, replace } from './dom';
+import { copyText } from './home';
+import { meetingLink } from './link';
+import { displayName, kindLabel, kindOf, qualityLabel } from './participants';
+import type { JoinChoice } from './prejoin';
+import type { MeetingSecurity } from './security';
+import { type Layout, Stage } from './stage';
+import { bundleFooter } from './footer';
+
+/** How a meeting ended, for the end screen. */
+export interface MeetingEnd {
+  title: string;
+  detail: string;
+}
+
+export type SecurityFactory = (choice: JoinChoice) => MeetingSecurity;
+
+/** Room options shared by every browser participant. */
+function roomOptions(security: MeetingSecurity) {
+  return {
+    adaptiveStream: true,
+    dynacast: true,
+    // Conclave's SFU speaks the dual peer connection path of the signal protocol.
+    singlePeerConnection: false,
+    e2ee: { keyProvider: security.keyProvider, worker: security.worker },
+    disconnectOnPageLeave: true,
+    stopLocalTrackOnUnpublish: true,
+    videoCaptureDefaults: { resolution: cameraResolution },
+    publishDefaults: { simulcast: true, videoCodec: 'vp8' as const, backupCodec: false, dtx: true },
+  };
+}
+
+interface ControlButton {
+  el: HTMLButtonElement;
+  set(on: boolean, enabled?: boolean): void;
+}
+
+function controlButton(id: string, label: string, shortcut: string, iconOn: IconName, iconOff: IconName, onClick: () => void): ControlButton {
+  const el = h('button', { class: 'ctl', type: 'button', id, 'aria-keyshortcuts': shortcut, 'aria-pressed': 'false' });
+  const text = h('span', { class: 'ctl-label' }, label);
+  el.addEventListener('click', onClick);
+  return {
+    el,
+    set(on, enabled = true) {
+      el.setAttribute('aria-pressed', String(on));
+      el.classList.toggle('off', !on);
+      el.disabled = !enabled;
+      el.title = `${label}: ${on ? 'on' : 'off'} (${shortcut})`;
+      replace(el, icon(on ? iconOn : iconOff), text);
+    },
+  };
+}
+
+export async function runMeeting(
+  root: HTMLElement,
+  choice: JoinChoice,
+  makeSecurity: SecurityFactory,
+  onEnd: (end: MeetingEnd) => void,
+): Promise<void> {
+  document.title = 'Meeting · Conclave';
+  const abort = new AbortController();
+  let ended = false;
+  let secured = false;
+  const pendingTracks: LocalTrack[] = [choice.microphone, choice.camera].filter((t): t is NonNullable<typeof t> => t !== undefined);
+
+  // ---- shell
+  const phase = h('span', { class: 'phase', id: 'phase', role: 'status', 'data-phase': 'joining' }, 'Joining…');
+  const connection = h('div', { class: 'connection-banner', id: 'connection', role: 'alert', hidden: true });
+  const banners = h('div', { class: 'banners', id: 'banners', 'aria-live': 'assertive' });
+  const toast = h('div', { class: 'toast', role: 'status', id: 'toast' });
+  const count = h('span', { class: 'count', id: 'participant-count' });
+  const myQuality = h('span', { class: 'quality', role: 'img', id: 'my-quality' }, h('i'), h('i'), h('i'));
+  const securing = h('div', { class: 'securing', id: 'securing' }, h('div', { class: 'spinner', 'aria-hidden': 'true' }), h('p', {}, 'Securing the meeting…'), h('p', { class: 'hint' }, 'Nothing is sent until the encryption keys are in place.'));
+  const peopleList = h('ul', { class: 'people', id: 'people-list' });
+  const peopleHeading = h('h2', { id: 'people-heading' }, 'People');
+  const peopleNote = h('p', { class: 'hint', id: 'people-note' });
+  const panel = h('aside', { class: 'panel', id: 'people-panel', 'aria-labelledby': 'people-heading', hidden: true }, peopleHeading, peopleNote, peopleList);
+  const audioStart = h('button', { class: 'btn primary start-audio', type: 'button', id: 'start-audio', hidden: true }, 'Click to hear the others');
+
+  const fail = (title: string, detail: string): void => {
+    if (ended) return;
+    ended = true;
+    abort.abort();
+    cleanup();
+    onEnd({ title, detail });
+  };
+
+  let grant;
+  replace(root, h('main', { class: 'meeting', id: 'main' }, h('header', { class: 'topbar' }, h('span', { class: 'brand' }, icon('lock'), 'Conclave'), phase), securing));
+  try {
+    grant = await join(choice.room, choice.name, abort.signal);
+  } catch (e) {
+    for (const t of pendingTracks) t.stop();
+    onEnd({ title: 'Could not join', detail: e instanceof ApiError ? e.message : 'The server could not be reached.' });
+    return;
+  }
+
+  const security = makeSecurity(choice);
+  const room = new Room(roomOptions(security));
+  const stage = new Stage(room);
+  const lp: LocalParticipant = room.localParticipant;
+
+  // ---- controls
+  const setMic = async (on: boolean): Promise<void> => {
+    if (!secured) return;
+    try {
+      await lp.setMicrophoneEnabled(on, choice.devices.audioinput !== undefined ? { deviceId: choice.devices.audioinput } : undefined);
+    } catch (e) {
+      showToast(problemMessage('audioinput', e instanceof DOMException && e.name === 'NotAllowedError' ? 'denied' : 'failed'));
+    }
+    announce(lp.isMicrophoneEnabled ? 'Microphone on' : 'Microphone off');
+    render();
+  };
+  const setCam = async (on: boolean): Promise<void> => {
+    if (!secured) return;
+    try {
+      await lp.setCameraEnabled(on, { resolution: cameraResolution, ...(choice.devices.videoinput !== undefined ? { deviceId: choice.devices.videoinput } : {}) });
+    } catch (e) {
+      showToast(problemMessage('videoinput', e instanceof DOMException && e.name === 'NotAllowedError' ? 'denied' : 'failed'));
+    }
+    announce(lp.isCameraEnabled ? 'Camera on' : 'Camera off');
+    render();
+  };
+  const setShare = async (on: boolean): Promise<void> => {
+    if (!secured) return;
+    try {
+      await lp.setScreenShareEnabled(on, { audio: false, selfBrowserSurface: 'exclude', surfaceSwitching: 'include' });
+    } catch (e) {
+      // Cancelling the browser's picker is not an error worth showing.
+      if (!(e instanceof DOMException && e.name === 'NotAllowedError')) showToast('Screen sharing could not start.');
+    }
+    announce(lp.isScreenShareEnabled ? 'Sharing your screen' : 'Screen sharing stopped');
+    render();
+  };
+  const micBtn = controlButton('toggle-mic', 'Mic', 'M', 'mic', 'micOff', () => void setMic(!lp.isMicrophoneEnabled));
+  const camBtn = controlButton('toggle-camera', 'Camera', 'V', 'cam', 'camOff', () => void setCam(!lp.isCameraEnabled));
+  const shareBtn = controlButton('toggle-share', 'Share', 'S', 'screen', 'screen', () => void setShare(!lp.isScreenShareEnabled));
+  const layoutBtn = controlButton('toggle-layout', 'Speaker view', 'L', 'speaker', 'grid', () => toggleLayout());
+  const peopleBtn = controlButton('toggle-people', 'People', 'P', 'people', 'people', () => togglePanel());
+  const settingsBtn = h('button', { class: 'ctl', type: 'button', id: 'open-settings', title: 'Devices and details', 'aria-haspopup': 'dialog' }, icon('settings'), h('span', { class: 'ctl-label' }, 'Settings'));
+  const inviteBtn = h('button', { class: 'ctl', type: 'button', id: 'copy-invite', title: 'Copy the meeting link' }, icon('link'), h('span', { class: 'ctl-label' }, 'Invite'));
+  const leaveBtn = h('button', { class: 'ctl leave', type: 'button', id: 'leave', title: 'Leave the meeting' }, icon('leave'), h('span', { class: 'ctl-label' }, 'Leave'));
+
+  const toggleLayout = (): void => {
+    const next: Layout = stage.getLayout() === 'grid' ? 'speaker' : 'grid';
+    stage.setLayout(next);
+    announce(next === 'grid' ? 'Grid view' : 'Speaker view');
+    render();
+  };
+  const togglePanel = (): void => {
+    panel.hidden = !panel.hidden;
+    render();
+  };
+  inviteBtn.addEventListener('click', async () => {
+    showToast((await copyText(meetingLink(location.origin, choice.room, choice.secret))) ? 'Meeting link copied. Anyone with it can join.' : 'Copy the link from the address bar.');
+  });
+  leaveBtn.addEventListener('click', () => {
+    void room.disconnect(true);
+  });
+  audioStart.addEventListener('click', () => {
+    void room.startAudio().then(render);
+  });
+
+  // ---- settings and details dialog
+  const settings = settingsDialog(room, stage, choice, security);
+  settingsBtn.addEventListener('click', () => settings.open());
+
+  let toastTimer = 0;
+  function showToast(msg: string): void {
+    toast.textContent = msg;
+    window.clearTimeout(toastTimer);
+    toastTimer = window.setTimeout(() => (toast.textContent = ''), 6000);
+  }
+
+  // ---- rendering
+  let frame = 0;
+  function render(): void {
+    if (frame !== 0) return;
+    frame = requestAnimationFrame(() => {
+      frame = 0;
+      paint();
+    });
+  }
+
+  function paint(): void {
+    const info = security.info();
+    securing.hidden = secured;
+    phase.dataset['phase'] = info.phase;
+    replace(phase, info.phase === 'secured' ? icon('lock') : '', info.phase === 'secured' ? info.summary : info.phase === 'failed' ? 'Encryption failed' : 'Securing the meeting…');
+    replace(banners, ...info.banners.map((b) => h('p', { class: 'banner' }, b)));
+    micBtn.set(lp.isMicrophoneEnabled, secured);
+    camBtn.set(lp.isCameraEnabled, secured);
+    shareBtn.set(lp.isScreenShareEnabled, secured && navigator.mediaDevices?.getDisplayMedia !== undefined);
+    layoutBtn.set(stage.getLayout() === 'speaker');
+    peopleBtn.set(!panel.hidden);
+    const n = room.numParticipants > 0 ? room.numParticipants : 1 + room.remoteParticipants.size;
+    count.textContent = `${n} ${n === 1 ? 'person' : 'people'}`;
+    myQuality.dataset['quality'] = lp.connectionQuality;
+    myQuality.setAttribute('aria-label', `Your ${qualityLabel[lp.connectionQuality].toLowerCase()}`);
+    myQuality.title = qualityLabel[lp.connectionQuality];
+    audioStart.hidden = room.canPlaybackAudio;
+    stage.sync();
+    paintPeople(info.roster);
+    settings.refresh();
+  }
+
+  function paintPeople(roster: ReturnType<MeetingSecurity['info']>['roster']): void {
+    const all: Participant[] = [lp, ...room.remoteParticipants.values()];
+    if (roster !== undefined) {
+      peopleNote.textContent = 'Members of the encrypted meeting.';
+      replace(
+        peopleList,
+        ...roster.map((m) => h('li', { 'data-identity': m.identity }, h('span', { class: 'person-name' }, m.name), h('span', { class: `kind kind-${m.kind}` }, kindLabel[m.kind]))),
+      );
+      return;
+    }
+    peopleNote.textContent = 'As reported by the server. Everyone here has the full meeting link.';
+    replace(
+      peopleList,
+      ...all.map((p) =>
+        h(
+          'li',
+          { 'data-identity': p.identity },
+          h('span', { class: 'person-name' }, displayName(p) + (p.isLocal ? ' (you)' : '')),
+          kindOf(p) !== 'browser' && h('span', { class: `kind kind-${kindOf(p)}` }, kindLabel[kindOf(p)]),
+          !p.isMicrophoneEnabled && h('span', { class: 'person-state', role: 'img', 'aria-label': 'microphone off', title: 'Microphone off' }, icon('micOff')),
+          !p.isCameraEnabled && h('span', { class: 'person-state', role: 'img', 'aria-label': 'camera off', title: 'Camera off' }, icon('camOff')),
+          h('span', { class: 'quality', role: 'img', 'data-quality': p.connectionQuality, 'aria-label': qualityLabel[p.connectionQuality], title: qualityLabel[p.connectionQuality] }, h('i'), h('i'), h('i')),
+        ),
+      ),
+    );
+  }
+
+  // ---- keyboard shortcuts
+  const onKey = (ev: KeyboardEvent): void => {
+    if (ev.ctrlKey || ev.metaKey || ev.altKey || isTyping(ev.target) || settings.isOpen()) return;
+    const act: Record<string, () => void> = {
+      m: () => void setMic(!lp.isMicrophoneEnabled),
+      v: () => void setCam(!lp.isCameraEnabled),
+      s: () => void setShare(!lp.isScreenShareEnabled),
+      l: toggleLayout,
+      p: togglePanel,
+      '?': () => settings.open(),
+    };
+    const f = act[ev.key.toLowerCase()];
+    if (f !== undefined) {
+      ev.preventDefault();
+      f();
+    }
+  };
+  document.addEventListener('keydown', onKey);
+
+  // ---- room events
+  const offSecurity = security.onChange(render);
+  room
+    .on(RoomEvent.ParticipantConnected, (p) => {
+      announce(`${displayName(p)} joined`);
+      render();
+    })
+    .on(RoomEvent.ParticipantDisconnected, (p) => {
+      announce(`${displayName(p)} left`);
+      render();
+    })
+    .on(RoomEvent.TrackSubscribed, render)
+    .on(RoomEvent.TrackUnsubscribed, render)
+    .on(RoomEvent.TrackMuted, render)
+    .on(RoomEvent.TrackUnmuted, render)
+    .on(RoomEvent.TrackPublished, render)
+    .on(RoomEvent.TrackUnpublished, render)
+    .on(RoomEvent.LocalTrackPublished, render)
+    .on(RoomEvent.LocalTrackUnpublished, render)
+    .on(RoomEvent.ActiveSpeakersChanged, render)
+    .on(RoomEvent.ParticipantNameChanged, render)
+    .on(RoomEvent.ParticipantMetadataChanged, render)
+    .on(RoomEvent.AudioPlaybackStatusChanged, render)
+    .on(RoomEvent.ActiveDeviceChanged, render)
+    .on(RoomEvent.MediaDevicesChanged, () => settings.refresh(true))
+    .on(RoomEvent.ConnectionQualityChanged, (q: ConnectionQuality, p: Participant) => {
+      if (p.isLocal && q === ConnectionQuality.Poor) showToast('Your connection is poor: others may see you in lower quality.');
+      render();
+    })
+    .on(RoomEvent.SignalReconnecting, () => showConnection('Connection interrupted. Reconnecting…'))
+    .on(RoomEvent.Reconnecting, () => showConnection('Connection lost. Reconnecting…'))
+    .on(RoomEvent.Reconnected, () => {
+      showConnection(undefined);
+      announce('Reconnected');
+    })
+    .on(RoomEvent.MediaDevicesError, (e: Error) => showToast(`A device failed: ${e.message}`))
+    .on(RoomEvent.EncryptionError, () => render())
+    .on(RoomEvent.Disconnected, (reason?: DisconnectReason) => {
+      const [title, detail] = endReason(reason);
+      fail(title, detail);
+    });
+
+  function showConnection(msg: string | undefined): void {
+    connection.hidden = msg === undefined;
+    connection.textContent = msg ?? '';
+    root.dataset['connection'] = msg === undefined ? 'connected' : 'reconnecting';
+  }
+
+  function cleanup(): void {
+    document.removeEventListener('keydown', onKey);
+    offSecurity();
+    window.clearTimeout(toastTimer);
+    cancelAnimationFrame(frame);
+    stage.close();
+    settings.close();
+    for (const t of pendingTracks) t.stop();
+    for (const pub of lp.trackPublications.values()) pub.track?.stop();
+    room.removeAllListeners();
+    security.close();
+  }
+
+  // ---- layout
+  replace(
+    root,
+    h(
+      'main',
+      { class: 'meeting', id: 'main' },
+      h('header', { class: 'topbar' }, h('span', { class: 'brand' }, icon('lock'), 'Conclave'), phase, h('span', { class: 'spacer' }), myQuality, count),
+      connection,
+      banners,
+      h('div', { class: 'meeting-body' }, h('div', { class: 'stage-wrap' }, stage.element, securing, audioStart), panel),
+      h(
+        'nav',
+        { class: 'controls', 'aria-label': 'Meeting controls' },
+        micBtn.el,
+        camBtn.el,
+        shareBtn.el,
+        layoutBtn.el,
+        peopleBtn.el,
+        inviteBtn,
+        settingsBtn,
+        leaveBtn,
+      ),
+      toast,
+      stage.audioElements,
+      settings.element,
+    ),
+  );
+  root.dataset['connection'] = 'connecting';
+  paint();
+
+  // ---- connect, secure, publish
+  try {
+    await room.setE2EEEnabled(true);
+    await room.connect(grant.url, grant.token, { autoSubscribe: true });
+    root.dataset['connection'] = 'connected';
+    render();
+    await security.start(room, abort.signal);
+  } catch (e) {
+    if (!ended) {
+      void room.disconnect(true);
+      fail('Could not join', e instanceof Error && e.message !== '' ? `The connection failed: ${e.message}` : 'The connection failed.');
+    }
+    return;
+  }
+  if (ended || room.state !== ConnectionState.Connected) return;
+  secured = true;
+  announce('The meeting is secured.');
+  for (const t of pendingTracks.splice(0)) {
+    try {
+      await lp.publishTrack(t, { source: t.kind === Track.Kind.Audio ? Track.Source.Microphone : Track.Source.Camera });
+    } catch {
+      t.stop();
+      showToast(t.kind === Track.Kind.Audio ? 'Your microphone could not be published.' : 'Your camera could not be published.');
+    }
+  }
+  if (choice.devices.audiooutput !== undefined) void stage.setSpeaker(choice.devices.audiooutput).catch(() => undefined);
+  render();
+}
+
+function endReason(reason: DisconnectReason | undefined): [string, string] {
+  switch (reason) {
+    case DisconnectReason.CLIENT_INITIATED:
+      return ['You left the meeting', ''];
+    case DisconnectReason.DUPLICATE_IDENTITY:
+      return ['You joined from another tab', 'This tab left the meeting.'];
+    case DisconnectReason.SERVER_SHUTDOWN:
+      return ['The server is restarting', 'Rejoin in a moment.'];
+    case DisconnectReason.PARTICIPANT_REMOVED:
+      return ['You were removed from the meeting', ''];
+    case DisconnectReason.ROOM_DELETED:
+      return ['The meeting was ended', ''];
+    case DisconnectReason.JOIN_FAILURE:
+      return ['Could not join', 'The server refused the connection.'];
+    default:
+      return ['You were disconnected', 'The connection to the server was lost.'];
+  }
+}
+
+interface SettingsDialog {
+  element: HTMLDialogElement;
+  open(): void;
+  isOpen(): boolean;
+  refresh(devices?: boolean): void;
+  close(): void;
+}
+
+/** settingsDialog: device switching during the call, encryption details, shortcuts. */
+function settingsDialog(room: Room, stage: Stage, choice: JoinChoice, security: MeetingSecurity): SettingsDialog {
+  const selects = {
+    videoinput: h('select', { id: 'settings-camera', class: 'select' }),
+    audioinput: h('select', { id: 'settings-mic', class: 'select' }),
+    audiooutput: h('select', { id: 'settings-speaker', class: 'select' }),
+  };
+  const stats = h('dl', { class: 'stats', id: 'e2ee-stats' });
+  const explanation = h('p', { id: 'security-explanation' });
+  const code = h('div', { id: 'security-code', class: 'security-code', hidden: true });
+  const closeBtn = h('button', { class: 'btn', type: 'button' }, 'Close');
+  const dialog = h(
+    'dialog',
+    { class: 'dialog', id: 'settings', 'aria-labelledby': 'settings-title' },
+    h('h2', { id: 'settings-title' }, 'Settings and details'),
+    h('section', { 'aria-labelledby': 'devices-title' }, h('h3', { id: 'devices-title' }, 'Devices'),
+      h('label', { for: 'settings-camera' }, 'Camera'), selects.videoinput,
+      h('label', { for: 'settings-mic' }, 'Microphone'), selects.audioinput,
+      canChooseSpeaker() && h('label', { for: 'settings-speaker' }, 'Speaker'), canChooseSpeaker() && selects.audiooutput),
+    h('section', { 'aria-labelledby': 'enc-title' }, h('h3', { id: 'enc-title' }, 'Encryption'), explanation, code, stats),
+    h('section', { 'aria-labelledby': 'keys-title' }, h('h3', { id: 'keys-title' }, 'Keyboard shortcuts'),
+      h('dl', { class: 'shortcuts' },
+        ...([['M', 'microphone on/off'], ['V', 'camera on/off'], ['S', 'share screen'], ['L', 'grid or speaker view'], ['P', 'people'], ['?', 'this panel'], ['Esc', 'close']] as const).flatMap(([k, d]) => [h('dt', {}, h('kbd', {}, k)), h('dd', {}, d)]))),
+    bundleFooter(),
+    h('div', { class: 'row end' }, closeBtn),
+  );
+  closeBtn.addEventListener('click', () => dialog.close());
+  for (const kind of ['videoinput', 'audioinput', 'audiooutput'] as const) {
+    selects[kind].addEventListener('change', async () => {
+      const id = selects[kind].value;
+      choice.devices[kind] = id;
+      try {
+        if (kind === 'audiooutput') await stage.setSpeaker(id);
+        else await room.switchActiveDevice(kind, id);
+      } catch {
+        // The select is refreshed to the device actually in use.
+      }
+      fill(true);
+    });
+  }
+  const fill = (devices: boolean): void => {
+    if (devices) {
+      for (const kind of ['videoinput', 'audioinput', 'audiooutput'] as const) {
+        void listDevices(kind).then((opts) => {
+          const current = room.getActiveDevice(kind) ?? choice.devices[kind];
+          replace(selects[kind], ...opts.map((o) => h('option', { value: o.id, selected: o.id === current }, o.label)));
+          selects[kind].disabled = opts.length === 0;
+        });
+      }
+    }
+    const info = security.info();
+    explanation.textContent = info.explanation;
+    code.hidden = info.securityCode === undefined;
+    code.textContent = info.securityCode ?? '';
+    const s = security.stats();
+    stats.hidden = s === undefined;
+    if (s !== undefined) {
+      replace(stats, h('dt', {}, 'Frames encrypted'), h('dd', {}, String(s.encrypted)), h('dt', {}, 'Frames decrypted'), h('dd', {}, String(s.decrypted)), h('dt', {}, 'Frames that failed to decrypt'), h('dd', {}, String(s.decryptFailures)));
+      stats.dataset['encrypted'] = String(s.encrypted);
+      stats.dataset['decrypted'] = String(s.decrypted);
+      stats.dataset['decryptFailures'] = String(s.decryptFailures);
+    }
+  };
+  return {
+    element: dialog,
+    open() {
+      fill(true);
+      dialog.showModal();
+    },
+    isOpen: () => dialog.open,
+    refresh(devices = false) {
+      fill(devices && dialog.open);
+    },
+    close() {
+      if (dialog.open) dialog.close();
+    },
+  };
+}
