@@ -38,7 +38,7 @@ async function exists(p) {
 }
 
 if (!process.argv.includes('--no-check')) {
-  for (const project of ['tsconfig.json', join('src', 'e2ee', 'tsconfig.json')]) {
+  for (const project of ['tsconfig.json', join('src', 'e2ee', 'tsconfig.json'), join('src', 'e2ee', 'tsconfig.worker.json')]) {
     if (!(await exists(join(here, project)))) continue;
     const r = spawnSync(process.execPath, [join(here, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', project], {
       cwd: here,

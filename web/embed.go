@@ -45,26 +45,26 @@ const IndexFile = "index.html"
 // build first (web/dist holds only its placeholder).
 var ErrNotBuilt = errors.New("web: bundle not built (run: node web/build.mjs)")
 
-// FS returns the built bundle, rooted at web/dist: "index.html" and "assets/...".
-// It includes the placeholder .keep, which servers should not expose; see
-// [Servable].
+// FS returns the built bundle, rooted at web/dist: "index.html" and
+// "assets/...". The placeholder .keep is not part of it: opening it fails with
+// fs.ErrNotExist.
 func FS() fs.FS {
 	sub, err := fs.Sub(embedded, "dist")
 	if err != nil {
 		// fs.Sub fails only for an invalid path, and "dist" is a constant.
 		panic(fmt.Sprintf("web: sub dist: %v", err))
 	}
-	return sub
+	return bundleFS{sub}
 }
 
-// Servable reports whether a path of [FS] belongs to the bundle and may be
-// served (it exists and is not the placeholder).
-func Servable(name string) bool {
-	if name == placeholder || !fs.ValidPath(name) {
-		return false
+// bundleFS hides the placeholder of the root directory.
+type bundleFS struct{ fsys fs.FS }
+
+func (b bundleFS) Open(name string) (fs.File, error) {
+	if name == placeholder {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	}
-	st, err := fs.Stat(FS(), name)
-	return err == nil && st.Mode().IsRegular()
+	return b.fsys.Open(name)
 }
 
 var embeddedHash = sync.OnceValues(func() (string, error) { return HashFS(FS()) })
