@@ -1,0 +1,157 @@
+package bot
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// ParseQuality parses "low", "medium" or "high".
+func ParseQuality(s string) (Layer, error) {
+	switch strings.ToLower(s) {
+	case "low", "q":
+		return LayerLow, nil
+	case "medium", "h":
+		return LayerMedium, nil
+	case "high", "f", "":
+		return LayerHigh, nil
+	}
+	return 0, fmt.Errorf("bot: quality %q: want low, medium or high", s)
+}
+
+// parsePublish parses "audio,video", "audio", "video" or "none".
+func parsePublish(s string) (audio, video bool, err error) {
+	if s == "none" {
+		return false, false, nil
+	}
+	for _, p := range strings.Split(s, ",") {
+		switch strings.TrimSpace(p) {
+		case "audio":
+			audio = true
+		case "video":
+			video = true
+		default:
+			return false, false, fmt.Errorf("bot: publish %q: want audio,video, audio, video or none", s)
+		}
+	}
+	return audio, video, nil
+}
+
+// Command implements `conclave bot`: it joins a meeting, publishes and
+// receives for --duration, leaves, and prints its report (one JSON object
+// with --json). The lead's main.go calls it with the arguments after "bot".
+func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	link := fs.String("link", "", "meeting link http://HOST:PORT/m/<room>#<secret>")
+	url := fs.String("url", "", "signal server URL ws://HOST:PORT, with --token, instead of --link (e.g. a LiveKit server)")
+	token := fs.String("token", "", "access token for --url")
+	secret := fs.String("secret", "", "with --url: base64url link secret keying SFrame (interim keying)")
+	room := fs.String("room", "", "with --url and --secret: the room ID the interim key is bound to")
+	name := fs.String("name", "bot", "display name")
+	duration := fs.Duration("duration", 20*time.Second, "how long to stay (0: until interrupted)")
+	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	quality := fs.String("quality", "high", "video layer to receive: low, medium or high")
+	publish := fs.String("publish", "audio,video", "what to publish: audio,video, audio, video or none")
+	logLevel := fs.String("log-level", "warn", "log level on stderr: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bot: unexpected arguments %q", fs.Args())
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("bot: --log-level: %w", err)
+	}
+	q, err := ParseQuality(*quality)
+	if err != nil {
+		return err
+	}
+	audio, video, err := parsePublish(*publish)
+	if err != nil {
+		return err
+	}
+	cfg := Config{
+		Name:    *name,
+		NoAudio: !audio,
+		NoVideo: !video,
+		Quality: &q,
+		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var b *Bot
+	switch {
+	case *link != "" && *url == "":
+		b, err = Join(ctx, *link, cfg)
+	case *link == "" && *url != "" && *token != "":
+		if *secret != "" {
+			s, derr := decodeSecret(*secret)
+			if derr != nil {
+				return derr
+			}
+			if cfg.Cipher, err = NewInterimCipher(s, *room); err != nil {
+				return err
+			}
+		} else {
+			return errors.New("bot: --url needs --secret and --room to key SFrame")
+		}
+		b, err = Start(ctx, *url, *token, cfg)
+	default:
+		return errors.New("bot: give either --link, or --url with --token")
+	}
+	if err != nil {
+		return err
+	}
+
+	var timeout <-chan time.Time
+	if *duration > 0 {
+		t := time.NewTimer(*duration)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-timeout:
+	case <-ctx.Done():
+	case <-b.Done():
+	}
+	b.Leave()
+	rep := b.Report()
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		if err := enc.Encode(rep); err != nil {
+			return fmt.Errorf("bot: write report: %w", err)
+		}
+	} else {
+		printReport(stdout, &rep)
+	}
+	return b.Err()
+}
+
+func decodeSecret(s string) ([]byte, error) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) != linkSecretLen {
+		return nil, fmt.Errorf("%w: --secret is not a 128-bit base64url secret", ErrBadLink)
+	}
+	return b, nil
+}
+
+func printReport(w io.Writer, r *Report) {
+	fmt.Fprintf(w, "identity %s: sent %d frames, received %d, decrypted %d, decrypt failures %d, lost %d\n",
+		r.Identity, r.FramesSent, r.FramesReceived, r.FramesDecrypted, r.DecryptFailures, r.FramesLost)
+	fmt.Fprintf(w, "participants seen %d, join-to-first-frame %.1f ms, latency p50 %.2f ms p99 %.2f ms, resumes %d\n",
+		r.ParticipantsSeen, r.JoinToFirstFrameMS, r.LatencyP50MS, r.LatencyP99MS, r.Resumes)
+	for _, t := range r.Tracks {
+		fmt.Fprintf(w, "  %s %s from %s: %d frames, %d lost, layer %s\n",
+			t.Kind, t.TrackSID, t.Participant, t.FramesDecrypted, t.FramesLost, t.Layer)
+	}
+}

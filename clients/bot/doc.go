@@ -1,0 +1,32 @@
+// Package bot is a Go meeting participant that speaks exactly what a browser
+// running the stock livekit-client SDK speaks, so that tests, load tests and
+// gateways exercise the server the way real users do.
+//
+// A Bot joins from a meeting link (HTTP POST /api/join, then the signal
+// WebSocket) or from a (url, token) pair, and then:
+//
+//   - speaks the LiveKit signal protocol, version 17, over WebSocket at /rtc
+//     (join, dual peer connections with a client-offered publisher and a
+//     server-offered subscriber, trickle ICE, add track, track settings,
+//     ping/pong, leave, and resume with reconnect=1 after the socket is cut);
+//   - publishes synthetic Opus audio (20 ms frames) and VP8 video in three
+//     simulcast layers (rids q, h, f) at realistic sizes and rates, answering
+//     PLI and FIR with a keyframe on the layer asked for;
+//   - subscribes to every other participant and measures what arrives:
+//     frames, decrypt failures, loss, end-to-end latency, layer and
+//     join-to-first-frame.
+//
+// Every frame's plaintext carries a marker, a sequence number and a send
+// timestamp (see Payload). Frames are end-to-end encrypted with SFrame
+// (RFC 9605) by a FrameCipher before they reach the network; only the codec
+// bytes that the SFU needs stay in the clear (the VP8 payload header of
+// RFC 6386 Section 9.1 and the Opus TOC byte of RFC 6716 Section 3.1, as
+// listed in THREAT_MODEL.md). Until the MLS keys of the "E2EE meetings" work
+// exist, the interim keying of InterimBaseKey derives the SFrame base key from
+// the link's fragment secret.
+//
+// The package must never log or report keys, link secrets, access tokens or
+// frame contents. It holds no global state: many bots can share one process
+// (see NewAPI for the shared pion API), each bot's goroutines are owned by
+// that bot and end when it is closed or its context is cancelled.
+package bot

@@ -1,0 +1,217 @@
+package bot
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/livekit/protocol/livekit"
+	"github.com/pion/rtp"
+	"github.com/pion/rtp/codecs"
+	"github.com/pion/webrtc/v4"
+)
+
+// remoteTrack is what a bot knows and measures about one track it receives.
+// Its counters are written by the track's reader goroutine and read by
+// reports, under mu.
+type remoteTrack struct {
+	sid            string
+	participantSID string
+	kind           Kind
+	subscribedAt   time.Time
+
+	mu              sync.Mutex
+	packets         uint64
+	framesReceived  uint64
+	framesDecrypted uint64
+	decryptFailures uint64
+	incomplete      uint64
+	lost            uint64
+	haveSeq         bool
+	highest         uint32
+	haveLayer       bool
+	layer           Layer
+	layerFrames     [3]uint64
+	switches        uint64
+	switchesOffKey  uint64
+	firstFrameAt    time.Time
+	lastFrameAt     time.Time
+	latency         histogram
+}
+
+// trackSIDs returns the track and participant SIDs of a received track. The
+// SFU names the stream "<participant SID>|<track SID>" and the track by its
+// SID, as LiveKit does; the MID map of the offer is the fallback.
+func trackSIDs(tr *webrtc.TrackRemote, mid string, midToTrack func(string) string) (trackSID, participantSID string) {
+	trackSID = tr.ID()
+	if p, t, ok := strings.Cut(tr.StreamID(), "|"); ok {
+		participantSID = p
+		if !strings.HasPrefix(trackSID, "TR_") && t != "" {
+			trackSID = t
+		}
+	}
+	if !strings.HasPrefix(trackSID, "TR_") {
+		if t := midToTrack(mid); t != "" {
+			trackSID = t
+		}
+	}
+	return trackSID, participantSID
+}
+
+// onTrack is the subscriber connection's OnTrack handler.
+func (b *Bot) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+	mid := ""
+	for _, t := range b.subC.pc.GetTransceivers() {
+		if t.Receiver() == recv {
+			mid = t.Mid()
+			break
+		}
+	}
+	sid, psid := trackSIDs(tr, mid, b.midToTrack)
+	kind := KindAudio
+	if tr.Kind() == webrtc.RTPCodecTypeVideo {
+		kind = KindVideo
+	}
+	rt := &remoteTrack{sid: sid, participantSID: psid, kind: kind, subscribedAt: time.Now()}
+	b.mu.Lock()
+	if b.closing {
+		b.mu.Unlock()
+		return
+	}
+	b.remote = append(b.remote, rt)
+	b.wg.Add(1)
+	b.mu.Unlock()
+	if kind == KindVideo {
+		b.sendTrackSettings([]string{sid}, b.Quality())
+	}
+	go func() {
+		defer b.wg.Done()
+		b.readTrack(tr, rt)
+	}()
+}
+
+// readTrack reads one received track until its connection closes,
+// reassembling VP8 frames from RTP (RFC 7741) and handing every frame to
+// onFrame.
+func (b *Bot) readTrack(tr *webrtc.TrackRemote, rt *remoteTrack) {
+	buf := make([]byte, 1500)
+	var (
+		pkt     rtp.Packet
+		vp8     codecs.VP8Packet
+		frame   = make([]byte, 0, 16<<10)
+		plain   = make([]byte, 0, 16<<10)
+		inFrame bool
+		ts      uint32
+		lastSeq uint16
+	)
+	for {
+		n, _, err := tr.Read(buf)
+		if err != nil {
+			return
+		}
+		if err := pkt.Unmarshal(buf[:n]); err != nil || len(pkt.Payload) == 0 {
+			continue // not RTP, or padding only (bandwidth probes)
+		}
+		rt.mu.Lock()
+		rt.packets++
+		rt.mu.Unlock()
+		if rt.kind == KindAudio {
+			plain = b.onFrame(rt, pkt.Payload, plain)
+			continue
+		}
+		payload, err := vp8.Unmarshal(pkt.Payload)
+		if err != nil {
+			inFrame = false
+			continue
+		}
+		switch {
+		case vp8.S == 1 && vp8.PID == 0:
+			if inFrame {
+				rt.countIncomplete()
+			}
+			inFrame, ts, frame = true, pkt.Timestamp, frame[:0]
+		case !inFrame:
+			continue
+		case pkt.Timestamp != ts || pkt.SequenceNumber != lastSeq+1:
+			rt.countIncomplete()
+			inFrame = false
+			continue
+		}
+		lastSeq = pkt.SequenceNumber
+		frame = append(frame, payload...)
+		if pkt.Marker {
+			plain = b.onFrame(rt, frame, plain)
+			inFrame = false
+		}
+	}
+}
+
+func (rt *remoteTrack) countIncomplete() {
+	rt.mu.Lock()
+	rt.incomplete++
+	rt.mu.Unlock()
+}
+
+// onFrame decrypts and measures one received frame; plain is scratch space,
+// returned for reuse.
+func (b *Bot) onFrame(rt *remoteTrack, wire, plain []byte) []byte {
+	now := time.Now()
+	out, err := b.cipher.Open(plain[:0], rt.kind, wire)
+	var p Payload
+	if err == nil {
+		plain = out
+		var body []byte
+		if body, err = frameBody(rt.kind, out); err == nil {
+			p, err = ParsePayload(body)
+		}
+		if err == nil && p.Kind != rt.kind {
+			err = ErrNotBotPayload
+		}
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.framesReceived++
+	if err != nil {
+		rt.decryptFailures++
+		return plain
+	}
+	rt.framesDecrypted++
+	rt.latency.add(now.Sub(time.Unix(0, p.SentUnixNano)))
+	if rt.firstFrameAt.IsZero() {
+		rt.firstFrameAt = now
+		b.firstFrame.CompareAndSwap(0, now.UnixNano())
+	}
+	rt.lastFrameAt = now
+	switch {
+	case !rt.haveSeq:
+		rt.haveSeq, rt.highest = true, p.Seq
+	case p.Seq > rt.highest:
+		rt.lost += uint64(p.Seq - rt.highest - 1)
+		rt.highest = p.Seq
+	}
+	if rt.kind == KindVideo {
+		// The keyframe flag is inside the authenticated payload; the clear
+		// VP8 header must agree with it.
+		key := p.Keyframe && isVP8Keyframe(out)
+		if !rt.haveLayer || p.Layer != rt.layer {
+			if rt.haveLayer {
+				rt.switches++
+			}
+			if !key {
+				// A decoder cannot start on, or switch to, a delta frame.
+				rt.switchesOffKey++
+			}
+			rt.haveLayer, rt.layer = true, p.Layer
+		}
+		rt.layerFrames[p.Layer]++
+	}
+	return plain
+}
+
+// sendTrackSettings asks the SFU for a layer of the given video tracks
+// (client-sdk-js: RemoteTrackPublication.setVideoQuality).
+func (b *Bot) sendTrackSettings(sids []string, q Layer) {
+	b.send(&livekit.SignalRequest{Message: &livekit.SignalRequest_TrackSetting{
+		TrackSetting: &livekit.UpdateTrackSettings{TrackSids: sids, Quality: livekit.VideoQuality(q)},
+	}})
+}
