@@ -114,4 +114,3 @@ func TestAllocate(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-

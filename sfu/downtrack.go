@@ -1,0 +1,317 @@
+package sfu
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"conclave/sfu/packetcache"
+	"conclave/sfu/seqmap"
+	"conclave/sfu/simulcast"
+)
+
+// Queue lengths per down track: a second or so of media. Beyond that a
+// subscriber is too slow and packets are dropped rather than waited for.
+const (
+	videoQueue = 512
+	audioQueue = 64
+)
+
+// DownTrack forwards one Receiver to one subscriber. It implements
+// webrtc.TrackLocal: pion binds it to the subscriber's RTP sender.
+type DownTrack struct {
+	id, streamID string
+	recv         *Receiver
+	log          *slog.Logger
+	video        bool
+
+	queue chan *Packet
+	done  chan struct{}
+	once  sync.Once
+	wg    sync.WaitGroup
+
+	bound atomic.Pointer[binding]
+
+	// target is the simulcast layer to forward (simulcast.None to pause).
+	target atomic.Int32
+	// needKeyframe is set after dropping video: forwarding resumes at the
+	// next keyframe of the target layer.
+	needKeyframe atomic.Bool
+
+	mu      sync.Mutex // guards seq and req
+	seq     *seqmap.Map
+	req     simulcast.Request
+	dropped uint64
+	sent    uint64
+}
+
+type binding struct {
+	ssrc  uint32
+	pt    uint8
+	write webrtc.TrackLocalWriter
+}
+
+func newDownTrack(recv *Receiver, id, streamID string, log *slog.Logger) *DownTrack {
+	video := recv.Kind() == webrtc.RTPCodecTypeVideo
+	n := audioQueue
+	if video {
+		n = videoQueue
+	}
+	d := &DownTrack{
+		id: id, streamID: streamID, recv: recv, video: video,
+		log:   log.With("track", recv.TrackID()),
+		queue: make(chan *Packet, n),
+		done:  make(chan struct{}),
+		seq:   seqmap.New(recv.Codec().ClockRate),
+		req:   simulcast.DefaultRequest,
+	}
+	d.target.Store(0)
+	d.needKeyframe.Store(video)
+	d.wg.Add(1)
+	go d.writeLoop()
+	return d
+}
+
+// Bind implements webrtc.TrackLocal.
+func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	want := d.recv.Codec().MimeType
+	for _, c := range ctx.CodecParameters() {
+		if strings.EqualFold(c.MimeType, want) {
+			d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), write: ctx.WriteStream()})
+			if d.video {
+				d.needKeyframe.Store(true)
+				d.recv.RequestKeyframe(int(d.target.Load()), false)
+			}
+			return c, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, fmt.Errorf("sfu: subscriber does not accept %s: %w", want, webrtc.ErrUnsupportedCodec)
+}
+
+// Unbind implements webrtc.TrackLocal.
+func (d *DownTrack) Unbind(webrtc.TrackLocalContext) error {
+	d.bound.Store(nil)
+	return nil
+}
+
+// ID implements webrtc.TrackLocal: the track SID.
+func (d *DownTrack) ID() string { return d.id }
+
+// RID implements webrtc.TrackLocal: the subscriber receives one stream.
+func (d *DownTrack) RID() string { return "" }
+
+// StreamID implements webrtc.TrackLocal.
+func (d *DownTrack) StreamID() string { return d.streamID }
+
+// Kind implements webrtc.TrackLocal.
+func (d *DownTrack) Kind() webrtc.RTPCodecType { return d.recv.Kind() }
+
+// Receiver is the track this down track forwards.
+func (d *DownTrack) Receiver() *Receiver { return d.recv }
+
+// CurrentLayer is the layer being forwarded, or -1.
+func (d *DownTrack) CurrentLayer() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.needKeyframe.Load() {
+		return -1
+	}
+	return d.seq.Layer()
+}
+
+// TargetLayer is the layer the down track switches to at its next keyframe.
+func (d *DownTrack) TargetLayer() int { return int(d.target.Load()) }
+
+// enqueue is called by the receiver's reader; it never blocks.
+func (d *DownTrack) enqueue(p *Packet) {
+	select {
+	case d.queue <- p:
+	default:
+		// The subscriber is not keeping up. Audio loses this packet; video
+		// loses everything up to the next keyframe, which is requested now.
+		d.mu.Lock()
+		d.dropped++
+		d.mu.Unlock()
+		if d.video && !d.needKeyframe.Swap(true) {
+			d.recv.RequestKeyframe(int(d.target.Load()), false)
+		}
+	}
+}
+
+func (d *DownTrack) writeLoop() {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-d.done:
+			return
+		case p := <-d.queue:
+			d.forward(p)
+		}
+	}
+}
+
+func (d *DownTrack) forward(p *Packet) {
+	b := d.bound.Load()
+	if b == nil {
+		return
+	}
+	now := time.Now()
+	d.mu.Lock()
+	if d.video {
+		target := int(d.target.Load())
+		if target < 0 {
+			d.mu.Unlock()
+			return
+		}
+		cur := d.seq.Layer()
+		if d.needKeyframe.Load() || p.Layer != cur {
+			// Switch, or resume after a drop, only at a keyframe of the
+			// target layer.
+			if p.Layer != target || !p.Keyframe {
+				d.mu.Unlock()
+				return
+			}
+			d.seq.Start(p.Layer, p.Header.SequenceNumber, p.Header.Timestamp, now)
+			d.needKeyframe.Store(false)
+		}
+	} else if !d.seq.Started() {
+		d.seq.Start(p.Layer, p.Header.SequenceNumber, p.Header.Timestamp, now)
+	}
+	outSeq, outTS, ok := d.seq.Forward(p.Layer, p.Header.SequenceNumber, p.Header.Timestamp, now)
+	if ok {
+		d.sent++
+	}
+	d.mu.Unlock()
+	if !ok {
+		return
+	}
+	d.write(b, &p.Header, p.Payload, outSeq, outTS)
+}
+
+func (d *DownTrack) write(b *binding, in *rtp.Header, payload []byte, seq uint16, ts uint32) {
+	h := rtp.Header{
+		Version:        2,
+		Marker:         in.Marker,
+		PayloadType:    b.pt,
+		SequenceNumber: seq,
+		Timestamp:      ts,
+		SSRC:           b.ssrc,
+		CSRC:           in.CSRC,
+	}
+	if _, err := b.write.WriteRTP(&h, payload); err != nil {
+		d.log.Debug("sfu: write to subscriber failed", "err", err)
+	}
+}
+
+// handleRTCP processes the subscriber's RTCP for this track.
+func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
+	for _, p := range pkts {
+		switch p := p.(type) {
+		case *rtcp.PictureLossIndication:
+			d.keyframeRequested(false)
+		case *rtcp.FullIntraRequest:
+			d.keyframeRequested(true)
+		case *rtcp.TransportLayerNack:
+			d.retransmit(p)
+		}
+	}
+}
+
+func (d *DownTrack) keyframeRequested(fir bool) {
+	if !d.video {
+		return
+	}
+	q := d.CurrentLayer()
+	if q < 0 {
+		q = int(d.target.Load())
+	}
+	d.recv.RequestKeyframe(q, fir)
+}
+
+// retransmit answers a NACK (RFC 4585, Section 6.2.1) from the receiver's
+// packet cache, mapping each outgoing sequence number back to its layer.
+func (d *DownTrack) retransmit(n *rtcp.TransportLayerNack) {
+	b := d.bound.Load()
+	if b == nil {
+		return
+	}
+	buf := make([]byte, packetcache.MaxPacketSize)
+	var count int
+	for _, pair := range n.Nacks {
+		for _, seq := range pair.PacketList() {
+			if count >= 64 { // bound the work one NACK can cause
+				return
+			}
+			count++
+			d.mu.Lock()
+			layer, inSeq, ok := d.seq.Lookup(seq)
+			tsOff := d.seq.TimestampOffset()
+			curLayer := d.seq.Layer()
+			d.mu.Unlock()
+			if !ok || layer != curLayer {
+				// Packets of an earlier run are not retransmitted: their
+				// timestamp offset is gone and a keyframe follows anyway.
+				continue
+			}
+			m, ok := d.recv.cached(layer, inSeq, buf)
+			if !ok {
+				continue
+			}
+			var pkt rtp.Packet
+			if err := pkt.Unmarshal(buf[:m]); err != nil || len(pkt.Payload) == 0 {
+				continue
+			}
+			d.write(b, &pkt.Header, pkt.Payload, seq, pkt.Timestamp+tsOff)
+		}
+	}
+}
+
+// SetRequest changes what the subscriber asked for (UpdateTrackSettings).
+func (d *DownTrack) SetRequest(req simulcast.Request) {
+	d.mu.Lock()
+	d.req = req
+	d.mu.Unlock()
+}
+
+// selectLayer picks the target layer for a bandwidth share (0 = unlimited)
+// and asks the publisher for a keyframe if the layer changes.
+func (d *DownTrack) selectLayer(share uint64) {
+	if !d.video {
+		return
+	}
+	d.mu.Lock()
+	req := d.req
+	d.mu.Unlock()
+	q := int(simulcast.Select(d.recv.Layers(), req, share))
+	old := int(d.target.Swap(int32(q)))
+	if q >= 0 && (q != old || d.needKeyframe.Load()) && q != d.CurrentLayer() {
+		d.recv.RequestKeyframe(q, false)
+	}
+	if q < 0 && old >= 0 {
+		// Paused: resume later only from a keyframe.
+		d.needKeyframe.Store(true)
+	}
+}
+
+// Stats returns packets sent and dropped.
+func (d *DownTrack) Stats() (sent, dropped uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sent, d.dropped
+}
+
+func (d *DownTrack) receiverClosed() { d.close() }
+
+func (d *DownTrack) close() {
+	d.once.Do(func() {
+		close(d.done)
+	})
+	d.wg.Wait()
+}

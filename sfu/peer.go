@@ -1,0 +1,247 @@
+package sfu
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/webrtc/v4"
+)
+
+// NewPublisherPC returns a PeerConnection that receives a participant's
+// tracks. onTrack is called for every incoming stream (one per simulcast
+// layer); the caller attaches it to a Receiver.
+func (e *Engine) NewPublisherPC(onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) (*webrtc.PeerConnection, error) {
+	if e.isClosed() {
+		return nil, ErrClosed
+	}
+	api, err := e.newPublisherAPI()
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("sfu: publisher peer connection: %w", err)
+	}
+	pc.OnTrack(onTrack)
+	return pc, nil
+}
+
+// Subscriber is one participant's receiving PeerConnection with its down
+// tracks and bandwidth estimate.
+type Subscriber struct {
+	PC  *webrtc.PeerConnection
+	log *slog.Logger
+
+	est atomic.Pointer[estimatorBox]
+
+	mu     sync.Mutex
+	downs  map[string]*subTrack
+	closed bool
+
+	done chan struct{}
+	wg   sync.WaitGroup
+}
+
+type estimatorBox struct{ cc.BandwidthEstimator }
+
+type subTrack struct {
+	down   *DownTrack
+	sender *webrtc.RTPSender
+}
+
+// NewSubscriber returns a Subscriber with an empty PeerConnection.
+func (e *Engine) NewSubscriber(log *slog.Logger) (*Subscriber, error) {
+	if e.isClosed() {
+		return nil, ErrClosed
+	}
+	s := &Subscriber{log: log, downs: map[string]*subTrack{}, done: make(chan struct{})}
+	api, err := e.newSubscriberAPI(func(est cc.BandwidthEstimator) {
+		s.est.Store(&estimatorBox{est})
+	})
+	if err != nil {
+		return nil, err
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{})
+	if err != nil {
+		return nil, fmt.Errorf("sfu: subscriber peer connection: %w", err)
+	}
+	s.PC = pc
+	s.wg.Add(1)
+	go s.allocateLoop()
+	return s, nil
+}
+
+// ErrDuplicateTrack is returned when a subscriber already has a track.
+var ErrDuplicateTrack = errors.New("sfu: track already subscribed")
+
+// AddTrack subscribes to r. trackID and streamID are the SDP msid the
+// subscriber sees. The caller renegotiates afterwards.
+func (s *Subscriber) AddTrack(r *Receiver, trackID, streamID string) (*DownTrack, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+	if _, ok := s.downs[trackID]; ok {
+		return nil, ErrDuplicateTrack
+	}
+	d := newDownTrack(r, trackID, streamID, s.log)
+	tr, err := s.PC.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		d.close()
+		return nil, fmt.Errorf("sfu: subscribe to %s: %w", trackID, err)
+	}
+	sender := tr.Sender()
+	s.downs[trackID] = &subTrack{down: d, sender: sender}
+	r.addDownTrack(d)
+	d.selectLayer(0)
+	s.wg.Add(1)
+	go func() {
+		// The subscriber's RTCP for this sender: NACK, PLI, FIR. Reading it
+		// also feeds the interceptors (TWCC feedback into GCC). Ends when
+		// the sender stops.
+		defer s.wg.Done()
+		for {
+			pkts, _, err := sender.ReadRTCP()
+			if err != nil {
+				return
+			}
+			d.handleRTCP(pkts)
+		}
+	}()
+	return d, nil
+}
+
+// RemoveTrack unsubscribes from trackID. The caller renegotiates.
+func (s *Subscriber) RemoveTrack(trackID string) error {
+	s.mu.Lock()
+	st, ok := s.downs[trackID]
+	delete(s.downs, trackID)
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	st.down.recv.removeDownTrack(st.down)
+	st.down.close()
+	if err := s.PC.RemoveTrack(st.sender); err != nil && !errors.Is(err, webrtc.ErrConnectionClosed) {
+		return fmt.Errorf("sfu: unsubscribe from %s: %w", trackID, err)
+	}
+	return nil
+}
+
+// Track returns the down track for trackID.
+func (s *Subscriber) Track(trackID string) (*DownTrack, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.downs[trackID]
+	if !ok {
+		return nil, false
+	}
+	return st.down, true
+}
+
+// TrackIDs lists the subscribed track IDs.
+func (s *Subscriber) TrackIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.downs))
+	for id := range s.downs {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Estimate is the subscriber's estimated available bandwidth in bits per
+// second, and whether congestion was seen recently (0, false before any
+// feedback).
+func (s *Subscriber) Estimate() (uint64, bool) {
+	b := s.est.Load()
+	if b == nil {
+		return 0, false
+	}
+	rate := uint64(b.GetTargetBitrate())
+	congested := false
+	stats := b.GetStats()
+	if u, ok := stats["usage"].(string); ok && u == "overuse" {
+		congested = true
+	}
+	if l, ok := stats["averageLoss"].(float64); ok && l > 0.1 {
+		congested = true
+	}
+	return rate, congested
+}
+
+// allocateLoop reselects every video track's layer periodically. Without
+// congestion the subscriber gets what it asked for; under congestion the
+// GCC estimate is shared equally between its video tracks.
+func (s *Subscriber) allocateLoop() {
+	defer s.wg.Done()
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	var lastCongestion time.Time
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-t.C:
+			rate, congested := s.Estimate()
+			if congested {
+				lastCongestion = now
+			}
+			s.allocate(rate, now.Sub(lastCongestion) < 10*time.Second)
+		}
+	}
+}
+
+func (s *Subscriber) allocate(rate uint64, constrained bool) {
+	s.mu.Lock()
+	var video []*DownTrack
+	for _, st := range s.downs {
+		if st.down.video {
+			video = append(video, st.down)
+		}
+	}
+	s.mu.Unlock()
+	var share uint64
+	if constrained && len(video) > 0 && rate > 0 {
+		share = rate / uint64(len(video))
+	}
+	for _, d := range video {
+		d.selectLayer(share)
+	}
+}
+
+// Reallocate reselects layers now (after a settings change).
+func (s *Subscriber) Reallocate() {
+	rate, congested := s.Estimate()
+	s.allocate(rate, congested)
+}
+
+// Close closes the PeerConnection and every down track.
+func (s *Subscriber) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	downs := s.downs
+	s.downs = map[string]*subTrack{}
+	s.mu.Unlock()
+	close(s.done)
+	for _, st := range downs {
+		st.down.recv.removeDownTrack(st.down)
+		st.down.close()
+	}
+	err := s.PC.Close()
+	s.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("sfu: close subscriber: %w", err)
+	}
+	return nil
+}
