@@ -67,14 +67,9 @@ const common = {
   define: { 'process.env.NODE_ENV': '"production"' },
 };
 
-await build({
-  ...common,
-  entryPoints: { app: join(src, 'main.ts'), 'e2ee-worker': workerEntry },
-  outdir: assets,
-  format: 'esm',
-  platform: 'browser',
-  splitting: false,
-});
+await build({ ...common, entryPoints: { app: join(src, 'main.ts') }, outdir: assets, format: 'esm', platform: 'browser' });
+// The worker is a classic script (src/e2ee/manager.ts starts it without type: 'module').
+await build({ ...common, entryPoints: { 'e2ee-worker': workerEntry }, outdir: assets, format: 'iife', platform: 'browser' });
 await build({ ...common, entryPoints: { app: join(src, 'app.css') }, outdir: assets });
 await copyFile(join(src, 'index.html'), join(dist, 'index.html'));
 await copyFile(join(src, 'icon.svg'), join(assets, 'icon.svg'));

@@ -480,6 +480,7 @@ function settingsDialog(room: Room, stage: Stage, choice: JoinChoice, security: 
       stats.dataset['encrypted'] = String(s.encrypted);
       stats.dataset['decrypted'] = String(s.decrypted);
       stats.dataset['decryptFailures'] = String(s.decryptFailures);
+      stats.dataset['encryptDropped'] = String(s.encryptDropped);
     }
   };
   return {

@@ -1,55 +1,63 @@
 // Interim keying (interfaces.md point 3), until the MLS keys of the "E2EE
 // meetings" issue replace it; that issue deletes this file. The meeting's
-// SFrame base key is derived from the link secret:
+// SFrame base key is derived from the link secret (interimBaseKey in
+// e2ee/sframe.ts):
 //   base_key = HKDF-Expand(HKDF-Extract(salt = "", IKM = secret),
 //                          "Conclave interim SFrame base key " + roomID, 16)
-// and handed to the SFrame worker as a non-extractable key. Anyone holding the
-// full link can derive it: it protects the meeting from the server, not from
-// people the link was forwarded to, and it yields no security code or roster.
+// and handed to the SFrame worker as a non-extractable CryptoKey. Anyone
+// holding the full link can derive it: it protects the meeting from the
+// server, not from people the link was forwarded to, and it yields no
+// security code and no authenticated roster, so none is shown.
 
-import { BaseKeyProvider } from 'livekit-client';
-import { interimBaseKey } from './e2ee/sframe';
-import type { FrameStats, MeetingSecurity, SecurityInfo } from './security';
+import { createConclaveE2EE } from './e2ee/manager.ts';
 import type { JoinChoice } from './prejoin';
+import type { FrameStats, MeetingSecurity, SecurityInfo } from './security';
 
-/** A livekit key provider holding one shared key: the meeting's base key. */
-class InterimKeyProvider extends BaseKeyProvider {
-  constructor() {
-    // No ratcheting: every KID's key derives from the base key (RFC 9605, Section 4.4.2).
-    super({ sharedKey: true, ratchetWindowSize: 0, failureTolerance: -1 });
-  }
+/** Where build.mjs puts the SFrame worker (src/e2ee/worker.ts). */
+export const workerURL = '/assets/e2ee-worker.js';
 
-  setBaseKey(key: CryptoKey): void {
-    this.onSetEncryptionKey(key);
-  }
-}
+const statsIntervalMs = 1000;
+const keyReadyTimeoutMs = 10_000;
 
 export function interimSecurity(choice: JoinChoice): MeetingSecurity {
-  const keyProvider = new InterimKeyProvider();
-  const worker = new Worker('/assets/e2ee-worker.js', { type: 'module', name: 'conclave-sframe' });
+  const e2ee = createConclaveE2EE(workerURL);
   const listeners = new Set<() => void>();
   let phase: SecurityInfo['phase'] = 'securing';
   let stats: FrameStats | undefined;
+  let timer = 0;
+  let closed = false;
   const notify = (): void => {
     for (const fn of listeners) fn();
   };
-  const onStats = (ev: MessageEvent<unknown>): void => {
-    const s = parseStats(ev.data);
-    if (s !== undefined) {
-      stats = s;
-      notify();
-    }
+  /** poll reads the worker's counters; it returns the sending KID ('' when no key is set). */
+  const poll = async (): Promise<string> => {
+    const s = await e2ee.stats();
+    if (closed) return '';
+    stats = {
+      encrypted: s.encrypted,
+      decrypted: s.decrypted,
+      encryptDropped: s.encryptDroppedNoKey + s.encryptDroppedError,
+      decryptFailures: Object.values(s.decryptDropped).reduce((a, b) => a + b, 0),
+    };
+    notify();
+    return s.senderKid;
   };
-  worker.addEventListener('message', onStats);
 
   return {
-    keyProvider,
-    worker,
+    keyProvider: e2ee.roomOptions.keyProvider,
+    worker: e2ee.roomOptions.worker,
     async start(_room, signal) {
       try {
-        const key = await interimBaseKey(choice.secret, choice.room);
+        await e2ee.setInterimKey(choice.secret, choice.room);
+        // Keys are in place once the worker reports the KID it sends under.
+        const deadline = performance.now() + keyReadyTimeoutMs;
+        while ((await poll()) === '') {
+          signal.throwIfAborted();
+          if (performance.now() > deadline) throw new Error('the encryption worker did not take the key');
+          await new Promise((r) => setTimeout(r, 50));
+        }
         signal.throwIfAborted();
-        keyProvider.setBaseKey(key);
+        timer = window.setInterval(() => void poll().catch(() => undefined), statsIntervalMs);
         phase = 'secured';
       } catch (e) {
         phase = 'failed';
@@ -63,7 +71,7 @@ export function interimSecurity(choice: JoinChoice): MeetingSecurity {
         phase,
         summary: 'Encrypted end to end',
         explanation:
-          'Audio and video are encrypted in each browser (SFrame, AES-128-GCM) with a key made from the secret part of the meeting link, which the server never receives. Anyone who has the full link can join and decrypt the meeting: share it only with the people you invite. This version cannot yet show a security code to compare.',
+          'Audio and video are encrypted in each browser (SFrame, AES-128-GCM) with a key made from the secret part of the meeting link, which the server never receives. Anyone who has the full link can join and decrypt the meeting: share it only with the people you invite. This version cannot show a security code to compare yet.',
         securityCode: undefined,
         roster: undefined,
         banners: [],
@@ -75,18 +83,10 @@ export function interimSecurity(choice: JoinChoice): MeetingSecurity {
     },
     stats: () => stats,
     close() {
-      worker.removeEventListener('message', onStats);
-      worker.terminate();
+      closed = true;
+      window.clearInterval(timer);
+      e2ee.terminate();
       listeners.clear();
     },
   };
-}
-
-function parseStats(data: unknown): FrameStats | undefined {
-  if (typeof data !== 'object' || data === null) return undefined;
-  const m = data as Record<string, unknown>;
-  if (m['kind'] !== 'stats' || typeof m['data'] !== 'object' || m['data'] === null) return undefined;
-  const d = m['data'] as Record<string, unknown>;
-  const n = (k: string): number => (typeof d[k] === 'number' ? (d[k] as number) : 0);
-  return { encrypted: n('encrypted'), decrypted: n('decrypted'), decryptFailures: n('decryptFailures') };
 }

@@ -20,8 +20,13 @@ export interface RosterMember {
 
 /** Counters of the SFrame worker, for the details panel and the tests. */
 export interface FrameStats {
+  /** Frames this browser encrypted and sent. */
   encrypted: number;
+  /** Frames received and decrypted. */
   decrypted: number;
+  /** Outgoing frames dropped rather than sent (no key yet, malformed). */
+  encryptDropped: number;
+  /** Incoming frames that failed to decrypt (none reaches the decoder). */
   decryptFailures: number;
 }
 

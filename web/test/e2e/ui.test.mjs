@@ -1,0 +1,102 @@
+// UI flows (issue 7, first part): home -> new meeting -> prejoin -> meeting
+// -> leave; the message shown when the browser denies the camera and the
+// microphone; the bundle hash the page computes equals the served one.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { joinFromPrejoin, launch, Processes, requireTools, startServer, versionHash, waitFor, watchPage } from './harness.mjs';
+
+const procs = new Processes();
+let server;
+let browser;
+
+before(async () => {
+  requireTools();
+  server = await startServer(procs);
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  await procs.stopAll();
+});
+
+test('home, new meeting, prejoin, meeting, leave', { timeout: 90_000 }, async () => {
+  const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+  const page = await context.newPage();
+  const problems = watchPage(page);
+  await page.goto(`${server.url}/`);
+
+  await page.getByRole('button', { name: 'New meeting' }).click();
+  const link = await page.locator('#meeting-link').inputValue();
+  assert.match(link, new RegExp(`^${server.url}/m/[A-Za-z0-9_-]{22}#[A-Za-z0-9_-]{22}$`));
+  await page.getByRole('button', { name: 'Copy link' }).click();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), link);
+
+  await page.getByRole('link', { name: 'Join now' }).click();
+  await page.waitForURL(link);
+
+  // Prejoin: the camera preview plays and the microphone meter is there.
+  await waitFor('the camera preview to play', () =>
+    page.evaluate(() => {
+      const v = document.querySelector('.preview-video');
+      return v instanceof HTMLVideoElement && !v.hidden && v.videoWidth > 0 ? '' : 'no decoded preview frames';
+    }),
+  );
+  assert.equal(await page.getByRole('meter', { name: 'Microphone level' }).count(), 1);
+  assert.ok((await page.locator('#camera-select option').count()) >= 1);
+  assert.equal(await page.locator('#camera-problem').textContent(), '');
+
+  await joinFromPrejoin(page, 'Ada');
+  await waitFor('my own video in the meeting', async () => ((await page.locator('#stage .tile.camera[data-video="on"]').count()) === 1 ? '' : 'no own video tile'));
+  assert.match((await page.locator('#phase').textContent()) ?? '', /Encrypted end to end/);
+  // No security code is shown while there is none (interim keying).
+  assert.equal(await page.locator('#security-code').isHidden(), true);
+
+  // Keyboard: M toggles the microphone, V the camera.
+  await page.locator('body').press('m');
+  await page.locator('#toggle-mic[aria-pressed="false"]').waitFor();
+  await page.locator('body').press('m');
+  await page.locator('#toggle-mic[aria-pressed="true"]').waitFor();
+  await page.locator('body').press('v');
+  await page.locator('#stage .tile.camera[data-video="off"]').waitFor();
+  await page.locator('body').press('v');
+  await page.locator('#stage .tile.camera[data-video="on"]').waitFor();
+  // L switches to the speaker layout.
+  await page.locator('body').press('l');
+  await page.locator('#stage.speaker').waitFor();
+
+  await page.getByRole('button', { name: 'Leave' }).click();
+  await page.locator('#end-title', { hasText: 'You left the meeting' }).waitFor();
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
+test('denied camera and microphone: the prejoin says how to allow them', { timeout: 60_000 }, async () => {
+  // A browser without the fake media UI, told to deny permission prompts.
+  const denying = await launch(['--deny-permission-prompts']);
+  try {
+    const page = await denying.newPage();
+    const problems = watchPage(page);
+    await page.goto(`${server.url}/m/AAAAAAAAAAAAAAAAAAAAAA#AAAAAAAAAAAAAAAAAAAAAA`);
+    await page.locator('#camera-problem[data-problem="denied"]').waitFor();
+    await page.locator('#mic-problem[data-problem="denied"]').waitFor();
+    assert.match((await page.locator('#camera-problem').textContent()) ?? '', /blocked the camera.*allow/);
+    assert.match((await page.locator('#mic-problem').textContent()) ?? '', /blocked the microphone/);
+    // Joining without devices stays possible.
+    assert.equal(await page.locator('#join').isEnabled(), true);
+    assert.deepEqual(problems, []);
+  } finally {
+    await denying.close();
+  }
+});
+
+test('the page shows the bundle hash the server announces', { timeout: 30_000 }, async () => {
+  const page = await browser.newPage();
+  await page.goto(`${server.url}/`);
+  const el = page.locator('#bundle-hash');
+  await waitFor('the bundle hash', async () => ((await el.getAttribute('data-state')) === 'computing' ? 'computing' : ''));
+  assert.equal(await el.getAttribute('data-state'), 'match');
+  assert.equal(await el.getAttribute('data-hash'), versionHash());
+  await page.close();
+});
