@@ -328,9 +328,6 @@ func (e *Engine) newSubscriberAPI(onEstimator func(cc.BandwidthEstimator)) (*web
 		return nil, fmt.Errorf("sfu: sender reports: %w", err)
 	}
 	reg.Add(sr)
-	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
-		return nil, fmt.Errorf("sfu: twcc header extension: %w", err)
-	}
 	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
 		return gcc.NewSendSideBWE(
 			gcc.SendSideBWEInitialBitrate(initialEstimate),
@@ -343,6 +340,11 @@ func (e *Engine) newSubscriberAPI(onEstimator func(cc.BandwidthEstimator)) (*web
 	}
 	ccf.OnNewPeerConnection(func(_ string, est cc.BandwidthEstimator) { onEstimator(est) })
 	reg.Add(ccf)
+	// Added after the estimator so that it runs first on the write path: the
+	// estimator reads the transport-wide sequence number it writes.
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
+		return nil, fmt.Errorf("sfu: twcc header extension: %w", err)
+	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(e.setting)), nil
 }
 
