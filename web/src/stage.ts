@@ -187,27 +187,26 @@ export class Stage {
     this.fit();
   }
 
-  /** fit chooses the grid's column count that makes 16:9 tiles largest; the speaker strip is one row. */
+  /** fit sizes the grid so that n 16:9 tiles are as large as the stage allows. */
   private fit(): void {
+    if (this.layout !== 'grid') return;
     const n = this.tiles.size;
-    if (this.layout === 'speaker') {
-      this.element.style.setProperty('--cols', String(Math.max(1, n - 1)));
-      return;
-    }
-    const w = this.element.clientWidth;
-    const hgt = this.element.clientHeight;
-    if (n === 0 || w === 0 || hgt === 0) return;
+    const gap = 8;
+    const w = this.element.clientWidth - 2 * gap;
+    const hgt = this.element.clientHeight - 2 * gap;
+    if (n === 0 || w <= 0 || hgt <= 0) return;
     let best = 1;
     let bestWidth = 0;
     for (let cols = 1; cols <= n; cols++) {
       const rows = Math.ceil(n / cols);
-      const tileWidth = Math.min(w / cols, ((hgt / rows) * 16) / 9);
+      const tileWidth = Math.min((w - (cols - 1) * gap) / cols, (((hgt - (rows - 1) * gap) / rows) * 16) / 9);
       if (tileWidth > bestWidth) {
         bestWidth = tileWidth;
         best = cols;
       }
     }
     this.element.style.setProperty('--cols', String(best));
+    this.element.style.setProperty('--tile-w', `${Math.max(80, Math.floor(bestWidth))}px`);
   }
 
   close(): void {
