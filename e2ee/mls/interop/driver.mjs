@@ -26,7 +26,7 @@ import {
   defaultLifetime,
   emptyPskIndex,
   encodeMlsMessage,
-  generateKeyPackage,
+  generateKeyPackageWithKey,
   getCiphersuiteFromName,
   joinGroup,
   mlsExporter,
@@ -35,6 +35,29 @@ import {
   acceptAll,
 } from "ts-mls";
 import { decodeRatchetTree } from "ts-mls/ratchetTree.js";
+import { p256, p384, p521 } from "@noble/curves/nist.js";
+
+// ECDSA curves by cipher suite (RFC 9420, Section 17.1).
+const ecdsaCurves = { 2: p256, 5: p521, 7: p384 };
+
+/**
+ * newKeyPackage generates a KeyPackage whose signature key is encoded as the
+ * RFC requires. ts-mls 1.6.4 takes ECDSA public keys from noble-curves 2's
+ * getPublicKey, which returns a compressed point, while RFC 9420,
+ * Section 5.1.1 requires the uncompressed point; so for the ECDSA suites the
+ * driver makes the key pair itself and hands it to ts-mls.
+ */
+async function newKeyPackage(c) {
+  let keyPair;
+  const curve = ecdsaCurves[c.suite];
+  if (curve !== undefined) {
+    const signKey = curve.utils.randomSecretKey();
+    keyPair = { signKey, publicKey: curve.getPublicKey(signKey, false) };
+  } else {
+    keyPair = await c.impl.signature.keygen();
+  }
+  return generateKeyPackageWithKey(c.credential, defaultCapabilities(), defaultLifetime, [], keyPair, c.impl);
+}
 
 const hex = (b) => Buffer.from(b).toString("hex");
 const unhex = (s, name) => {
@@ -126,7 +149,7 @@ export class Driver {
         // {client, suite} -> {key_package}: a fresh KeyPackage (MLSMessage);
         // its private keys stay in the driver for a later join.
         const c = await this.client(req.client, req.suite);
-        const kp = await generateKeyPackage(c.credential, defaultCapabilities(), defaultLifetime, [], c.impl);
+        const kp = await newKeyPackage(c);
         c.keyPackages.push(kp);
         const msg = { version: "mls10", wireformat: "mls_key_package", keyPackage: kp.publicPackage };
         return { key_package: hex(encodeMlsMessage(msg)) };
@@ -134,7 +157,7 @@ export class Driver {
       case "create_group": {
         // {client, suite, group_id} -> {epoch, epoch_authenticator}
         const c = await this.client(req.client, req.suite);
-        const kp = await generateKeyPackage(c.credential, defaultCapabilities(), defaultLifetime, [], c.impl);
+        const kp = await newKeyPackage(c);
         c.state = await createGroup(unhex(req.group_id, "group_id"), kp.publicPackage, kp.privatePackage, [], c.impl);
         return this.summary(c);
       }
