@@ -55,7 +55,8 @@ func WithSettingEngine(s *webrtc.SettingEngine) APIOption {
 
 // NewAPI returns a pion API configured like a browser for the bots: Opus and
 // VP8 only, the mid, rid and audio-level header extensions, NACK, RTCP
-// reports and transport-wide congestion control sequence numbers. One API
+// reports, and transport-wide congestion control sequence numbers and
+// feedback. One API
 // may be shared by any number of bots: pion copies its MediaEngine into each
 // PeerConnection and builds interceptors per connection.
 func NewAPI(opts ...APIOption) (*webrtc.API, error) {
@@ -90,6 +91,12 @@ func NewAPI(opts ...APIOption) (*webrtc.API, error) {
 	}
 	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, ir); err != nil {
 		return nil, fmt.Errorf("bot: twcc: %w", err)
+	}
+	// Browsers answer the SFU's TWCC sequence numbers with transport-wide
+	// feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01), which
+	// its congestion control needs to choose layers.
+	if err := webrtc.ConfigureTWCCSender(m, ir); err != nil {
+		return nil, fmt.Errorf("bot: twcc feedback: %w", err)
 	}
 	apiOpts := []func(*webrtc.API){webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(ir)}
 	if cfg.settings != nil {
