@@ -203,6 +203,9 @@ export class SFrameWorker {
 
   private async decode(frame: EncodedFrame, trackId: string): Promise<EncodedFrame | undefined> {
     const data = new Uint8Array(frame.data);
+    // An empty frame carries nothing to decrypt or to decode (the encoder
+    // side passes them through too); pass it on so the pipeline stays in step.
+    if (data.length === 0) return frame;
     const receiver = this.receiver;
     if (!receiver) {
       this.stats.decryptDropped.noKey++;
