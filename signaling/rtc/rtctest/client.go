@@ -335,6 +335,7 @@ func (c *Client) Publish(ctx context.Context, kind livekit.TrackType, layers int
 	req := &livekit.AddTrackRequest{Cid: cid, Name: kind.String(), Type: kind, Encryption: enc}
 	var tracks []*webrtc.TrackLocalStaticRTP
 	var sender *webrtc.RTPSender
+	var transceiver *webrtc.RTPTransceiver
 	var err error
 	if kind == livekit.TrackType_AUDIO {
 		req.Source = livekit.TrackSource_MICROPHONE
@@ -348,6 +349,7 @@ func (c *Client) Publish(ctx context.Context, kind livekit.TrackType, layers int
 			return nil, err
 		}
 		sender = tr.Sender()
+		transceiver = tr
 	} else {
 		req.Source = livekit.TrackSource_CAMERA
 		req.Width, req.Height = 1280, 720
@@ -370,6 +372,7 @@ func (c *Client) Publish(ctx context.Context, kind livekit.TrackType, layers int
 			return nil, err
 		}
 		sender = tr.Sender()
+		transceiver = tr
 		for _, t := range tracks[1:] {
 			if err := sender.AddEncoding(t); err != nil {
 				return nil, err
@@ -396,7 +399,8 @@ func (c *Client) Publish(ctx context.Context, kind livekit.TrackType, layers int
 	if err = c.negotiate(); err != nil {
 		return nil, err
 	}
-	c.startMedia(kind, tracks, sender)
+	mid := transceiver.Mid()
+	c.startMedia(kind, tracks, sender, mid)
 	return info, nil
 }
 
@@ -415,25 +419,45 @@ func (c *Client) negotiate() error {
 
 // startMedia sends 30 frames/s per video layer (one packet per frame, a
 // keyframe every 2 s and on PLI) or 50 Opus packets/s.
-func (c *Client) startMedia(kind livekit.TrackType, tracks []*webrtc.TrackLocalStaticRTP, sender *webrtc.RTPSender) {
+func (c *Client) startMedia(kind livekit.TrackType, tracks []*webrtc.TrackLocalStaticRTP, sender *webrtc.RTPSender, mid string) {
 	var keyframe sync.Map
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		for {
-			pkts, _, err := sender.ReadRTCP()
-			if err != nil {
-				return
-			}
-			for _, p := range pkts {
-				if _, ok := p.(*rtcp.PictureLossIndication); ok {
-					for i := range tracks {
+	for i, t := range tracks {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			for {
+				var pkts []rtcp.Packet
+				var err error
+				if t.RID() == "" {
+					pkts, _, err = sender.ReadRTCP()
+				} else {
+					pkts, _, err = sender.ReadSimulcastRTCP(t.RID())
+				}
+				if err != nil {
+					return
+				}
+				for _, p := range pkts {
+					switch p.(type) {
+					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 						keyframe.Store(i, true)
 					}
 				}
 			}
+		}()
+	}
+	// pion does not write the mid and rid header extensions (RFC 8843,
+	// RFC 8852) that identify simulcast streams; write them here.
+	var midID, ridID, levelID uint8
+	for _, e := range sender.GetParameters().HeaderExtensions {
+		switch e.URI {
+		case "urn:ietf:params:rtp-hdrext:sdes:mid":
+			midID = uint8(e.ID)
+		case "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id":
+			ridID = uint8(e.ID)
+		case "urn:ietf:params:rtp-hdrext:ssrc-audio-level":
+			levelID = uint8(e.ID)
 		}
-	}()
+	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -474,6 +498,16 @@ func (c *Client) startMedia(kind livekit.TrackType, tracks []*webrtc.TrackLocalS
 					}
 					payload[2] = byte(i)
 					binary.BigEndian.PutUint32(payload[3:], n)
+				}
+				if midID != 0 && mid != "" {
+					_ = hdr.SetExtension(midID, []byte(mid))
+				}
+				if ridID != 0 && t.RID() != "" {
+					_ = hdr.SetExtension(ridID, []byte(t.RID()))
+				}
+				if levelID != 0 && kind == livekit.TrackType_AUDIO {
+					// RFC 6464: voice activity, -20 dBov.
+					_ = hdr.SetExtension(levelID, []byte{0x80 | 20})
 				}
 				_ = t.WriteRTP(&rtp.Packet{Header: hdr, Payload: payload})
 			}
