@@ -19,15 +19,15 @@ import {
   Track,
 } from 'livekit-client';
 import { ApiError, join } from './api';
-import { cameraResolution, canChooseSpeaker, listDevices, problemMessage } from './devices';
+import { cameraResolution, problemMessage } from './devices';
 import { announce, h, icon, type IconName, isTyping, replace } from './dom';
 import { copyText } from './home';
 import { meetingLink } from './link';
 import { displayName, kindLabel, kindOf, qualityLabel } from './participants';
 import type { JoinChoice } from './prejoin';
 import type { MeetingSecurity } from './security';
+import { settingsDialog, shortcutSetting } from './settings';
 import { type Layout, Stage } from './stage';
-import { bundleFooter } from './footer';
 
 /** How a meeting ended, for the end screen. */
 export interface MeetingEnd {
@@ -184,7 +184,8 @@ export async function runMeeting(
   });
 
   // ---- settings and details dialog
-  const settings = settingsDialog(room, stage, choice, security);
+  const shortcuts = shortcutSetting();
+  const settings = settingsDialog(room, stage, choice, security, shortcuts);
   settingsBtn.addEventListener('click', () => settings.open());
 
   let toastTimer = 0;
@@ -255,7 +256,7 @@ export async function runMeeting(
 
   // ---- keyboard shortcuts
   const onKey = (ev: KeyboardEvent): void => {
-    if (ev.ctrlKey || ev.metaKey || ev.altKey || isTyping(ev.target) || settings.isOpen()) return;
+    if (!shortcuts.get() || ev.ctrlKey || ev.metaKey || ev.altKey || isTyping(ev.target) || settings.isOpen()) return;
     const act: Record<string, () => void> = {
       m: () => void setMic(!lp.isMicrophoneEnabled),
       v: () => void setCam(!lp.isCameraEnabled),
@@ -409,92 +410,4 @@ function endReason(reason: DisconnectReason | undefined): [string, string] {
     default:
       return ['You were disconnected', 'The connection to the server was lost.'];
   }
-}
-
-interface SettingsDialog {
-  element: HTMLDialogElement;
-  open(): void;
-  isOpen(): boolean;
-  refresh(devices?: boolean): void;
-  close(): void;
-}
-
-/** settingsDialog: device switching during the call, encryption details, shortcuts. */
-function settingsDialog(room: Room, stage: Stage, choice: JoinChoice, security: MeetingSecurity): SettingsDialog {
-  const selects = {
-    videoinput: h('select', { id: 'settings-camera', class: 'select' }),
-    audioinput: h('select', { id: 'settings-mic', class: 'select' }),
-    audiooutput: h('select', { id: 'settings-speaker', class: 'select' }),
-  };
-  const stats = h('dl', { class: 'stats', id: 'e2ee-stats' });
-  const explanation = h('p', { id: 'security-explanation' });
-  const code = h('div', { id: 'security-code', class: 'security-code', hidden: true });
-  const closeBtn = h('button', { class: 'btn', type: 'button' }, 'Close');
-  const dialog = h(
-    'dialog',
-    { class: 'dialog', id: 'settings', 'aria-labelledby': 'settings-title' },
-    h('h2', { id: 'settings-title' }, 'Settings and details'),
-    h('section', { 'aria-labelledby': 'devices-title' }, h('h3', { id: 'devices-title' }, 'Devices'),
-      h('label', { for: 'settings-camera' }, 'Camera'), selects.videoinput,
-      h('label', { for: 'settings-mic' }, 'Microphone'), selects.audioinput,
-      canChooseSpeaker() && h('label', { for: 'settings-speaker' }, 'Speaker'), canChooseSpeaker() && selects.audiooutput),
-    h('section', { 'aria-labelledby': 'enc-title' }, h('h3', { id: 'enc-title' }, 'Encryption'), explanation, code, stats),
-    h('section', { 'aria-labelledby': 'keys-title' }, h('h3', { id: 'keys-title' }, 'Keyboard shortcuts'),
-      h('dl', { class: 'shortcuts' },
-        ...([['M', 'microphone on/off'], ['V', 'camera on/off'], ['S', 'share screen'], ['L', 'grid or speaker view'], ['P', 'people'], ['?', 'this panel'], ['Esc', 'close']] as const).flatMap(([k, d]) => [h('dt', {}, h('kbd', {}, k)), h('dd', {}, d)]))),
-    bundleFooter(),
-    h('div', { class: 'row end' }, closeBtn),
-  );
-  closeBtn.addEventListener('click', () => dialog.close());
-  for (const kind of ['videoinput', 'audioinput', 'audiooutput'] as const) {
-    selects[kind].addEventListener('change', async () => {
-      const id = selects[kind].value;
-      choice.devices[kind] = id;
-      try {
-        if (kind === 'audiooutput') await stage.setSpeaker(id);
-        else await room.switchActiveDevice(kind, id);
-      } catch {
-        // The select is refreshed to the device actually in use.
-      }
-      fill(true);
-    });
-  }
-  const fill = (devices: boolean): void => {
-    if (devices) {
-      for (const kind of ['videoinput', 'audioinput', 'audiooutput'] as const) {
-        void listDevices(kind).then((opts) => {
-          const current = room.getActiveDevice(kind) ?? choice.devices[kind];
-          replace(selects[kind], ...opts.map((o) => h('option', { value: o.id, selected: o.id === current }, o.label)));
-          selects[kind].disabled = opts.length === 0;
-        });
-      }
-    }
-    const info = security.info();
-    explanation.textContent = info.explanation;
-    code.hidden = info.securityCode === undefined;
-    code.textContent = info.securityCode ?? '';
-    const s = security.stats();
-    stats.hidden = s === undefined;
-    if (s !== undefined) {
-      replace(stats, h('dt', {}, 'Frames encrypted'), h('dd', {}, String(s.encrypted)), h('dt', {}, 'Frames decrypted'), h('dd', {}, String(s.decrypted)), h('dt', {}, 'Frames that failed to decrypt'), h('dd', {}, String(s.decryptFailures)));
-      stats.dataset['encrypted'] = String(s.encrypted);
-      stats.dataset['decrypted'] = String(s.decrypted);
-      stats.dataset['decryptFailures'] = String(s.decryptFailures);
-      stats.dataset['encryptDropped'] = String(s.encryptDropped);
-    }
-  };
-  return {
-    element: dialog,
-    open() {
-      fill(true);
-      dialog.showModal();
-    },
-    isOpen: () => dialog.open,
-    refresh(devices = false) {
-      fill(devices && dialog.open);
-    },
-    close() {
-      if (dialog.open) dialog.close();
-    },
-  };
 }
