@@ -121,7 +121,7 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 
 func (g *Group) commitList(list []resolvedProposal, refs [][]byte, inline []*proposal, opts CommitOptions) (*CommitResult, error) {
 	w := g.clone()
-	a, err := w.applyProposals(list, sender{typ: SenderMember, index: uint32(g.own)}, g.own, false)
+	a, err := w.applyProposals(list, sender{typ: SenderMember, index: uint32(g.own)}, g.own, false, true)
 	if err != nil {
 		return nil, err
 	}

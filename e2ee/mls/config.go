@@ -29,7 +29,7 @@ type Config struct {
 	ExternalPSK func(id []byte) (psk []byte, ok bool)
 	// MaxLifetime is the longest total lifetime accepted for a KeyPackage's
 	// leaf (RFC 9420, Section 7.2: applications MUST define one). Zero means
-	// DefaultMaxLifetime.
+	// DefaultMaxLifetime; a negative value means no limit.
 	MaxLifetime time.Duration
 	// PublicHandshake sends proposals and commits as PublicMessage instead
 	// of PrivateMessage (RFC 9420, Section 6: handshake messages SHOULD be
@@ -75,7 +75,7 @@ func (c *Config) validator() CredentialValidator {
 }
 
 func (c *Config) maxLifetime() time.Duration {
-	if c.MaxLifetime > 0 {
+	if c.MaxLifetime != 0 {
 		return c.MaxLifetime
 	}
 	return DefaultMaxLifetime

@@ -288,8 +288,8 @@ type ExternalJoinOptions struct {
 	RatchetTree []byte
 	// Resync removes the leaf this client held before (for example after
 	// losing its state), in the same commit (Section 12.4.3.2).
-	Resync    bool
-	OldLeaf   uint32
+	Resync  bool
+	OldLeaf uint32
 	// AuthenticatedData is sent in the clear with the commit.
 	AuthenticatedData []byte
 }
@@ -346,7 +346,7 @@ func JoinExternal(groupInfoMsg []byte, kp *KeyPackageBundle, opts ExternalJoinOp
 		list = append(list, resolvedProposal{p: &proposal{typ: ProposalRemove, removed: opts.OldLeaf}, sender: sender{typ: SenderNewMemberCommit}})
 	}
 	w := old.clone()
-	a, err := w.applyProposals(list, sender{typ: SenderNewMemberCommit}, 0, true)
+	a, err := w.applyProposals(list, sender{typ: SenderNewMemberCommit}, 0, true, true)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -237,7 +237,7 @@ func (g *Group) processCommit(ac *authenticatedContent) (*Group, *CommitSummary,
 		list = append(list, resolvedProposal{p: cp.p, sender: cp.sender, ref: por.reference})
 	}
 	committer := tm.LeafIndex(snd.index)
-	a, err := w.applyProposals(list, snd, committer, external)
+	a, err := w.applyProposals(list, snd, committer, external, false)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -120,7 +120,10 @@ func checkListShape(list []resolvedProposal, committer sender, committerLeaf tm.
 // applyProposals validates and applies a proposal list to g, a working copy
 // (RFC 9420, Sections 12.2 and 12.3), in the order the RFC prescribes:
 // GroupContextExtensions, Updates, Removes, Adds, PSKs, ExternalInit, ReInit.
-func (g *Group) applyProposals(list []resolvedProposal, committer sender, committerLeaf tm.LeafIndex, external bool) (*applied, error) {
+//
+// sending is true when this client creates the commit: the lifetimes of
+// added KeyPackages MUST then cover the current time (Section 7.3).
+func (g *Group) applyProposals(list []resolvedProposal, committer sender, committerLeaf tm.LeafIndex, external, sending bool) (*applied, error) {
 	if err := checkListShape(list, committer, committerLeaf, external); err != nil {
 		return nil, err
 	}
@@ -178,7 +181,7 @@ func (g *Group) applyProposals(list []resolvedProposal, committer sender, commit
 			return nil, ruleError(ErrInvalidProposal, "12.1.2", "Update from blank leaf %d", l)
 		}
 		ln := rp.p.update
-		if err := validateLeafNode(g.suite, &g.cfg, ln, g.ctx.groupID, g.ctx.extensions, g.tree, leafCheck{source: sourceUpdate, leaf: l}); err != nil {
+		if err := validateLeafNode(g.suite, &g.cfg, ln, g.ctx.groupID, g.ctx.extensions, g.tree, leafCheck{source: sourceUpdate, leaf: l, lenientLifetime: !sending}); err != nil {
 			return nil, fmt.Errorf("%w: Update from leaf %d: %w", ErrInvalidProposal, l, err)
 		}
 		if bytes.Equal(ln.encryptionKey, old.encryptionKey) {
@@ -203,7 +206,7 @@ func (g *Group) applyProposals(list []resolvedProposal, committer sender, commit
 
 	for _, rp := range of(ProposalAdd) {
 		kp := rp.p.add
-		if err := validateKeyPackageForGroup(g.suite, &g.cfg, kp, &g.ctx, g.ctx.extensions, g.tree, false); err != nil {
+		if err := validateKeyPackageForGroup(g.suite, &g.cfg, kp, &g.ctx, g.ctx.extensions, g.tree, !sending); err != nil {
 			return nil, fmt.Errorf("%w: Add: %w", ErrInvalidProposal, err)
 		}
 		l, err := g.tree.addLeaf(kp.leafNode.clone())

@@ -72,14 +72,20 @@ func validateLeafNode(s *ciphersuite.Suite, cfg *Config, ln *leafNode, groupID [
 			return err
 		}
 	}
-	if ln.source == sourceKeyPackage && !c.lenientLifetime {
-		now := cfg.now().Unix()
+	if ln.source == sourceKeyPackage {
 		lt := ln.lifetime
-		if now < 0 || uint64(now) < lt.notBefore || uint64(now) > lt.notAfter {
-			return ruleError(ErrInvalidLeafNode, "7.3", "current time outside the leaf's lifetime")
+		if lt.notAfter < lt.notBefore {
+			return ruleError(ErrInvalidLeafNode, "7.2", "lifetime ends before it starts")
 		}
-		if lt.notAfter < lt.notBefore || lt.notAfter-lt.notBefore > uint64(cfg.maxLifetime().Seconds()) {
+		if max := cfg.maxLifetime(); max >= 0 && lt.notAfter-lt.notBefore > uint64(max.Seconds()) {
 			return ruleError(ErrInvalidLeafNode, "7.2", "lifetime longer than the allowed maximum")
+		}
+		// Section 7.3: the current time MUST be within the lifetime of a
+		// leaf this client sends, and SHOULD be for one it receives; leaves
+		// that expired on the way (lenient) are accepted.
+		now := cfg.now().Unix()
+		if !c.lenientLifetime && (now < 0 || uint64(now) < lt.notBefore || uint64(now) > lt.notAfter) {
+			return ruleError(ErrInvalidLeafNode, "7.3", "current time outside the leaf's lifetime")
 		}
 	}
 	if err := ln.extensions.checkUnique(); err != nil {
