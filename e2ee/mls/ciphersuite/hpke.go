@@ -117,8 +117,11 @@ func (s *Suite) DeriveKeyPair(ikm []byte) (*HPKEPrivateKey, error) {
 
 // GenerateHPKEKeyPair returns a fresh key pair: DeriveKeyPair of Nsk bytes
 // read from random (RFC 9180, Section 7.1.3 allows any uniform ikm of at least
-// Nsk bytes). Pass crypto/rand.Reader outside tests.
+// Nsk bytes). A nil random means crypto/rand.Reader.
 func (s *Suite) GenerateHPKEKeyPair(random io.Reader) (*HPKEPrivateKey, error) {
+	if random == nil {
+		random = rand.Reader
+	}
 	ikm := make([]byte, s.nsk())
 	if _, err := io.ReadFull(random, ikm); err != nil {
 		return nil, fmt.Errorf("ciphersuite: generate HPKE key: %w", err)

@@ -126,8 +126,11 @@ func (s *Suite) NewSignaturePrivateKey(raw []byte) (*SignaturePrivateKey, error)
 // from random: an RFC 8032 seed for EdDSA; for ECDSA a scalar drawn by
 // rejection sampling as in RFC 9180, Section 7.1.3 (reading Ns bytes, masking
 // P-521's top byte, retrying values that are zero or not below the order).
-// Pass crypto/rand.Reader outside tests.
+// A nil random means crypto/rand.Reader.
 func (s *Suite) GenerateSignatureKeyPair(random io.Reader) (*SignaturePrivateKey, error) {
+	if random == nil {
+		random = rand.Reader
+	}
 	switch s.sig {
 	case sigEd25519:
 		seed := make([]byte, ed25519.SeedSize)

@@ -23,7 +23,6 @@ import {
   createGroup,
   decodeMlsMessage,
   defaultCapabilities,
-  defaultLifetime,
   emptyPskIndex,
   encodeMlsMessage,
   generateKeyPackageWithKey,
@@ -45,9 +44,15 @@ const ecdsaCurves = { 2: p256, 5: p521, 7: p384 };
  * RFC requires. ts-mls 1.6.4 takes ECDSA public keys from noble-curves 2's
  * getPublicKey, which returns a compressed point, while RFC 9420,
  * Section 5.1.1 requires the uncompressed point; so for the ECDSA suites the
- * driver makes the key pair itself and hands it to ts-mls.
+ * driver makes the key pair itself and hands it to ts-mls. The lifetime is
+ * bounded too (see below).
  */
 async function newKeyPackage(c) {
+  // ts-mls's defaultLifetime never expires; RFC 9420, Section 7.2 asks
+  // applications to bound lifetimes, and the Go side rejects more than 90
+  // days. Use an hour of clock skew before now and 30 days after.
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  const lifetime = { notBefore: now - 3600n, notAfter: now + 30n * 86400n };
   let keyPair;
   const curve = ecdsaCurves[c.suite];
   if (curve !== undefined) {
@@ -56,7 +61,7 @@ async function newKeyPackage(c) {
   } else {
     keyPair = await c.impl.signature.keygen();
   }
-  return generateKeyPackageWithKey(c.credential, defaultCapabilities(), defaultLifetime, [], keyPair, c.impl);
+  return generateKeyPackageWithKey(c.credential, defaultCapabilities(), lifetime, [], keyPair, c.impl);
 }
 
 const hex = (b) => Buffer.from(b).toString("hex");
