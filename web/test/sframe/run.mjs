@@ -20,7 +20,7 @@ function run(args, opts = {}) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-for (const cfg of ['src/e2ee/tsconfig.json', 'src/e2ee/tsconfig.worker.json', 'test/sframe/tsconfig.json']) {
+for (const cfg of ['src/e2ee/tsconfig.json', 'src/e2ee/tsconfig.worker.json', 'test/sframe/tsconfig.json', 'test/sframe/browser/tsconfig.json']) {
   run([tsc, '--noEmit', '-p', join(web, cfg)]);
 }
 
