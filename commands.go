@@ -14,7 +14,7 @@ import (
 )
 
 func webApp() signaling.App {
-	app := signaling.App{Version: version.String()}
+	app := signaling.App{Version: version.String(), NewRTC: newMediaPlane}
 	if h, err := web.Hash(); err == nil {
 		app.Web, app.BundleHash = web.FS(), h
 	}

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"conclave/clients/bot"
 )
 
 // command is one subcommand: it parses its own flags from args and runs until
@@ -25,6 +27,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"serve", "run the meeting server (web app, signaling, SFU, TURN)", serveCommand},
+		{"bot", "join a meeting as a Go participant and report what it received", bot.Command},
 		{"version", "print the version and the web bundle's SHA-256", versionCommand},
 	}
 }

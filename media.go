@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"conclave/internal/version"
+	"conclave/sfu"
+	"conclave/signaling"
+	"conclave/signaling/rtc"
+	"conclave/signaling/token"
+)
+
+// newMediaPlane builds the SFU engine (ICE mux, TURN) and the /rtc handler
+// for cfg. It is the only place the signaling and forwarding planes meet.
+func newMediaPlane(cfg signaling.Config, verify *token.Verifier, log *slog.Logger) (signaling.RTCHandler, signaling.MediaInfo, error) {
+	sc := sfu.DefaultConfig()
+	sc.UDPPort = cfg.Media.UDPPort
+	sc.TCPPort = cfg.Media.TCPPort
+	sc.NAT1To1IPs = cfg.Media.PublicIPs
+	host, _, _ := net.SplitHostPort(cfg.Listen)
+	// A server listening on loopback is used from this machine: announce
+	// loopback candidates so that local browsers and bots can reach it.
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		sc.IncludeLoopback = true
+		sc.ListenIP = host
+		sc.TURN.RelayIP = host
+	}
+	sc.TURN.Enabled = cfg.TURN.Enabled
+	sc.TURN.Port = cfg.TURN.UDPPort
+	engine, err := sfu.NewEngine(sc, log.With("component", "sfu"))
+	if err != nil {
+		return nil, signaling.MediaInfo{}, err
+	}
+	h := rtc.NewHandler(rtc.Config{ServerVersion: version.String()}, func(tok string) (*token.Claims, error) {
+		return verify.Verify(tok, time.Now())
+	}, engine, log)
+	info := signaling.MediaInfo{UDPPort: engine.UDPPort(), TCPPort: engine.TCPPort(), TURNPort: engine.TURNPort()}
+	return &mediaPlane{Handler: h, engine: engine}, info, nil
+}
+
+// mediaPlane closes the engine after the handler has told everyone.
+type mediaPlane struct {
+	*rtc.Handler
+	engine *sfu.Engine
+}
+
+func (m *mediaPlane) Shutdown(ctx context.Context) error {
+	err := m.Handler.Shutdown(ctx)
+	if cerr := m.engine.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close sfu: %w", cerr)
+	}
+	return err
+}
