@@ -228,7 +228,7 @@ func (g *Group) protect(ac *authenticatedContent) ([]byte, error) {
 	case WireFormatPublicMessage:
 		pm := &publicMessage{content: ac.content, auth: ac.auth}
 		if ac.content.sender.typ == SenderMember {
-			pm.membershipTag = g.epoch.MembershipTag(mustEncodeTBM(ac, g.encodedContext()))
+			pm.membershipTag = g.suite.MAC(g.epoch.MembershipKey, mustEncodeTBM(ac, g.encodedContext()))
 		}
 		m.public = pm
 	case WireFormatPrivateMessage:

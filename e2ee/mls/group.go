@@ -153,7 +153,7 @@ func (g *Group) installEpoch(ep *keyschedule.Epoch, confTag []byte) error {
 	if err != nil {
 		return err
 	}
-	mk, err := newTrackedTree(ep, uint32(g.tree.leafCount()), g.cfg.OutOfOrder)
+	mk, err := newTrackedTree(g.suite, ep.EncryptionSecret, uint32(g.tree.leafCount()), g.cfg.OutOfOrder)
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ func (g *Group) EpochAuthenticator() []byte { return bytes.Clone(g.epoch.EpochAu
 
 // Export returns MLS-Exporter(label, context, length) (RFC 9420, Section 8.5).
 func (g *Group) Export(label string, context []byte, length int) ([]byte, error) {
-	out, err := g.epoch.Export(label, context, length)
+	out, err := exportSecret(g.suite, g.epoch, label, context, length)
 	if err != nil {
 		return nil, fmt.Errorf("mls: export: %w", err)
 	}
@@ -285,9 +285,9 @@ type ratchetID struct {
 	typ  keyschedule.RatchetType
 }
 
-func newTrackedTree(ep *keyschedule.Epoch, leaves uint32, outOfOrder uint32) (*trackedTree, error) {
+func newTrackedTree(s *ciphersuite.Suite, encryptionSecret []byte, leaves uint32, outOfOrder uint32) (*trackedTree, error) {
 	cfg := keyschedule.Config{MaxForward: outOfOrder}
-	t, err := ep.NewSecretTree(leaves, cfg)
+	t, err := keyschedule.NewSecretTree(s, encryptionSecret, leaves, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("mls: secret tree: %w", err)
 	}

@@ -82,7 +82,7 @@ func (g *Group) GroupInfo(opts GroupInfoOptions) ([]byte, error) {
 		exts = append(exts, Extension{Type: ExtensionRatchetTree, Data: g.tree.encode()})
 	}
 	if opts.ExternalPub {
-		priv, err := g.epoch.ExternalKeyPair()
+		priv, err := g.suite.DeriveKeyPair(g.epoch.ExternalSecret)
 		if err != nil {
 			return nil, err
 		}

@@ -101,7 +101,7 @@ func (g *Group) processPublic(pm *publicMessage) (*Received, error) {
 		}
 		// Section 6.2: the membership tag MUST be checked.
 		var w = mustEncodeTBM(ac, ctx)
-		if !g.epoch.VerifyMembershipTag(w, pm.membershipTag) {
+		if !g.suite.VerifyMAC(g.epoch.MembershipKey, w, pm.membershipTag) {
 			return nil, fmt.Errorf("%w: membership tag (RFC 9420, Section 6.2)", ErrAuthentication)
 		}
 		sigKey = ln.signatureKey
@@ -309,7 +309,7 @@ func (g *Group) processCommit(ac *authenticatedContent) (*Group, *CommitSummary,
 	w.ctx.confirmedTranscriptHash = confirmedTranscriptHash(w.suite, g.interim, ac)
 	initSecret := []byte(g.epoch.InitSecret)
 	if a.externalInit != nil {
-		priv, err := g.epoch.ExternalKeyPair()
+		priv, err := g.suite.DeriveKeyPair(g.epoch.ExternalSecret)
 		if err != nil {
 			return nil, nil, err
 		}
