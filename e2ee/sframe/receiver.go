@@ -2,6 +2,7 @@ package sframe
 
 import (
 	"fmt"
+	"log/slog"
 	"sync"
 )
 
@@ -222,4 +223,18 @@ func (r *Receiver) open(k *recvKey, h Header, header, ct, dst, metadata []byte) 
 	}
 	k.window.accept(h.CTR)
 	return ret, nil
+}
+
+// String describes the receiver without key material.
+func (r *Receiver) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return fmt.Sprintf("sframe.Receiver{suite: %v, keys: %d}", r.suite, len(r.keys))
+}
+
+// LogValue keeps keys out of logs: only the suite and the number of keys.
+func (r *Receiver) LogValue() slog.Value {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slog.GroupValue(slog.String("suite", r.suite.String()), slog.Int("keys", len(r.keys)))
 }

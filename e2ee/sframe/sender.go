@@ -2,6 +2,7 @@ package sframe
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"sync"
 )
@@ -64,4 +65,14 @@ func (s *Sender) Encrypt(dst, metadata, plaintext []byte) ([]byte, error) {
 		s.next = ctr + 1
 	}
 	return ret, nil
+}
+
+// String describes the sender without key material.
+func (s *Sender) String() string {
+	return fmt.Sprintf("sframe.Sender{suite: %v, kid: %d}", s.key.suite, s.key.kid)
+}
+
+// LogValue keeps keys out of logs: only the suite and KID are shown.
+func (s *Sender) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("suite", s.key.suite.String()), slog.Uint64("kid", uint64(s.key.kid)))
 }

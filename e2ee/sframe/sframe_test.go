@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -366,5 +368,20 @@ func TestInterim(t *testing.T) {
 	}
 	if _, err := InterimBaseKey(secret[:15], room); !errors.Is(err, ErrBadKey) {
 		t.Fatalf("short secret: %v", err)
+	}
+}
+
+// TestNoKeysInStrings: formatting or logging a Sender or Receiver shows no
+// key or salt bytes.
+func TestNoKeysInStrings(t *testing.T) {
+	s, r := newPair(t, AES128GCMSHA256_128, 12)
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	log.Info("x", "sender", s, "receiver", r)
+	salt := s.key.salt[:]
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %+v", s, r), logged.String()} {
+		if strings.Contains(out, fmt.Sprintf("%x", salt)) || strings.Contains(out, fmt.Sprint(salt)) || !strings.Contains(out, "12") && !strings.Contains(out, "keys") {
+			t.Fatalf("formatted output leaks or lacks fields: %s", out)
+		}
 	}
 }

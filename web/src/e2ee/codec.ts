@@ -3,7 +3,7 @@
 // and the clear prefix is the SFrame metadata (authenticated). Every clear
 // byte is justified in THREAT_MODEL.md, "Clear bytes in media frames".
 
-import { type Bytes, type Receiver, type MlsReceiver, type Sender, SFrameError } from './sframe.ts';
+import { type Bytes, type Receiver, type MlsReceiver, type Sender, SFrameError } from './sframe';
 
 export type Codec = 'vp8' | 'opus' | 'h264' | 'other';
 

@@ -12,8 +12,8 @@
 // CryptoKeys; they never appear in a URL.
 
 import { ExternalE2EEKeyProvider } from 'livekit-client';
-import type { FrameStats, GetStatsMessage, SetEpochMessage, SetInterimKeyMessage, StatsMessage } from './messages.ts';
-import { type KidLayout, importBaseKey, interimBaseKey } from './sframe.ts';
+import type { FrameStats, GetStatsMessage, SetEpochMessage, SetInterimKeyMessage, StatsMessage } from './messages';
+import { type KidLayout, importBaseKey, interimBaseKey } from './sframe';
 
 export interface ConclaveE2EE {
   /** Pass as RoomOptions.e2ee. */

@@ -7,7 +7,7 @@
 //  - Conclave's own messages, kind 'conclave:*', which carry keys (as
 //    non-extractable CryptoKeys, never in a URL) and counters.
 
-import type { KidLayout } from './sframe.ts';
+import type { KidLayout } from './sframe';
 
 // ---- Conclave: page -> worker ----
 

@@ -10,7 +10,7 @@
 // are dropped and counted, never passed to the decoder. Each track's frames
 // pass through one TransformStream, which keeps them in order.
 
-import { type Codec, codecFromMimeType, decryptFrame, encryptFrame } from './codec.ts';
+import { type Codec, codecFromMimeType, decryptFrame, encryptFrame } from './codec';
 import type {
   DropReason,
   FrameStats,
@@ -18,7 +18,7 @@ import type {
   StatsMessage,
   VideoCodecName,
   WorkerRequest,
-} from './messages.ts';
+} from './messages';
 import {
   DEFAULT_KID_LAYOUT,
   CipherSuite,
@@ -30,7 +30,7 @@ import {
   interimReceiver,
   mlsKid,
   randomKid,
-} from './sframe.ts';
+} from './sframe';
 
 /** The parts of RTCEncodedVideoFrame / RTCEncodedAudioFrame the worker uses. */
 export interface EncodedFrame {

@@ -2,7 +2,7 @@
 // (esbuild, format iife) and hand the Worker to livekit-client through
 // manager.ts. All state lives in one SFrameWorker; see sframeworker.ts.
 
-import { SFrameWorker } from './sframeworker.ts';
+import { SFrameWorker } from './sframeworker';
 
 declare const self: DedicatedWorkerGlobalScope;
 

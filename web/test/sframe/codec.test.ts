@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { clearPrefixLen, decryptFrame, encryptFrame, escapeH264, unescapeH264 } from '../../src/e2ee/codec.ts';
-import { MlsReceiver, Receiver, SFrameError, Sender, importBaseKey, mlsBaseKey, mlsKid, splitKid } from '../../src/e2ee/sframe.ts';
+import { clearPrefixLen, decryptFrame, encryptFrame, escapeH264, unescapeH264 } from '../../src/e2ee/codec';
+import { MlsReceiver, Receiver, SFrameError, Sender, importBaseKey, mlsBaseKey, mlsKid, splitKid } from '../../src/e2ee/sframe';
 
 const isReason = (r: string) => (e: unknown) => e instanceof SFrameError && e.reason === r;
 

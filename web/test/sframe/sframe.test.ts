@@ -14,8 +14,8 @@ import {
   saltLabel,
   suiteName,
   suiteParams,
-} from '../../src/e2ee/sframe.ts';
-import { hex, loadVectors, toHex } from './vectors.ts';
+} from '../../src/e2ee/sframe';
+import { hex, loadVectors, toHex } from './vectors';
 
 const v = loadVectors();
 const counts = { header: 0, aes_ctr_hmac: 0, sframe: 0 };

@@ -3,9 +3,9 @@
 // livekit-client's init/enable handshake is answered.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { StatsMessage } from '../../src/e2ee/messages.ts';
-import { type EncodedFrame, SFrameWorker } from '../../src/e2ee/sframeworker.ts';
-import { importBaseKey, interimBaseKey } from '../../src/e2ee/sframe.ts';
+import type { StatsMessage } from '../../src/e2ee/messages';
+import { type EncodedFrame, SFrameWorker } from '../../src/e2ee/sframeworker';
+import { importBaseKey, interimBaseKey } from '../../src/e2ee/sframe';
 
 class FakeFrame implements EncodedFrame {
   constructor(

@@ -9,10 +9,10 @@
 //     through a receiver with the wrong key, whose decoder must see nothing.
 // The outcome goes to window.__result for the driver to read.
 
-import { type Codec, decryptFrame, encryptFrame } from '../../../src/e2ee/codec.ts';
-import { type ConclaveE2EE, wrapWorker } from '../../../src/e2ee/manager.ts';
-import type { FrameStats } from '../../../src/e2ee/messages.ts';
-import { INTERIM_SUITE, Sender, interimBaseKey, interimReceiver, randomKid } from '../../../src/e2ee/sframe.ts';
+import { type Codec, decryptFrame, encryptFrame } from '../../../src/e2ee/codec';
+import { type ConclaveE2EE, wrapWorker } from '../../../src/e2ee/manager';
+import type { FrameStats } from '../../../src/e2ee/messages';
+import { INTERIM_SUITE, Sender, interimBaseKey, interimReceiver, randomKid } from '../../../src/e2ee/sframe';
 
 declare global {
   interface Window {
