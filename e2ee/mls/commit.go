@@ -226,6 +226,9 @@ func (g *Group) protect(ac *authenticatedContent) ([]byte, error) {
 	m := &mlsMessage{version: ProtocolVersionMLS10, wireFormat: ac.wireFormat}
 	switch ac.wireFormat {
 	case WireFormatPublicMessage:
+		if ac.content.contentType == ContentApplication {
+			return nil, ruleError(ErrMalformed, "6", "application data must be sent as a PrivateMessage")
+		}
 		pm := &publicMessage{content: ac.content, auth: ac.auth}
 		if ac.content.sender.typ == SenderMember {
 			pm.membershipTag = g.suite.MAC(g.epoch.MembershipKey, mustEncodeTBM(ac, g.encodedContext()))

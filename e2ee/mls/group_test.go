@@ -140,7 +140,7 @@ func testLifecycle(t *testing.T, cs CipherSuite, public bool) {
 		t.Fatal("tampered commit accepted")
 	}
 	after, _ := bob.MarshalBinary()
-	if bob.Epoch() != alice.Epoch() || len(before) != len(after) {
+	if bob.Epoch() != alice.Epoch() || !bytes.Equal(before, after) {
 		t.Fatal("rejected commit changed the group")
 	}
 	alice.MergePendingCommit()

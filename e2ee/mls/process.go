@@ -61,13 +61,33 @@ func (g *Group) ProcessMessage(data []byte) (*Received, error) {
 	if g.removed {
 		return nil, ErrNotMember
 	}
+	var out *Received
+	err := g.unprotect(&m, func(ac *authenticatedContent) error {
+		r, err := g.handle(ac)
+		out = r
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// unprotect authenticates a PublicMessage or decrypts and authenticates a
+// PrivateMessage and passes the content to then; for a PrivateMessage the
+// message key is consumed only if then succeeds.
+func (g *Group) unprotect(m *mlsMessage, then func(*authenticatedContent) error) error {
 	switch m.wireFormat {
 	case WireFormatPublicMessage:
-		return g.processPublic(m.public)
+		ac, err := g.unprotectPublic(m.public)
+		if err != nil {
+			return err
+		}
+		return then(ac)
 	case WireFormatPrivateMessage:
-		return g.processPrivate(m.private)
+		return g.unprotectPrivate(m.private, then)
 	default:
-		return nil, fmt.Errorf("%w: %v is not a group message", ErrMalformed, m.wireFormat)
+		return fmt.Errorf("%w: %v is not a group message", ErrMalformed, m.wireFormat)
 	}
 }
 
@@ -81,8 +101,8 @@ func (g *Group) checkHeader(groupID []byte, epoch uint64) error {
 	return nil
 }
 
-// processPublic unprotects a PublicMessage (RFC 9420, Section 6.2).
-func (g *Group) processPublic(pm *publicMessage) (*Received, error) {
+// unprotectPublic authenticates a PublicMessage (RFC 9420, Section 6.2).
+func (g *Group) unprotectPublic(pm *publicMessage) (*authenticatedContent, error) {
 	c := &pm.content
 	if err := g.checkHeader(c.groupID, c.epoch); err != nil {
 		return nil, err
@@ -128,7 +148,7 @@ func (g *Group) processPublic(pm *publicMessage) (*Received, error) {
 	if err := verifyContent(g.suite, sigKey, ac, ctx); err != nil {
 		return nil, err
 	}
-	return g.handle(ac)
+	return ac, nil
 }
 
 func mustEncodeTBM(ac *authenticatedContent, groupCtx []byte) []byte {
@@ -143,35 +163,29 @@ type authOnly struct{ ac *authenticatedContent }
 
 func (a authOnly) marshal(w *tls.Writer) { a.ac.auth.marshal(w, a.ac.content.contentType) }
 
-// processPrivate unprotects a PrivateMessage (RFC 9420, Section 6.3).
-func (g *Group) processPrivate(pm *privateMessage) (*Received, error) {
+// unprotectPrivate decrypts and authenticates a PrivateMessage (RFC 9420,
+// Section 6.3).
+func (g *Group) unprotectPrivate(pm *privateMessage, then func(*authenticatedContent) error) error {
 	if err := g.checkHeader(pm.groupID, pm.epoch); err != nil {
-		return nil, err
+		return err
 	}
 	sd, err := decryptSenderData(g.suite, g.epoch.SenderDataSecret, pm)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ln := g.tree.leaf(tm.LeafIndex(sd.leafIndex))
 	if ln == nil {
-		return nil, ruleError(ErrAuthentication, "6.3.2", "sender data names blank leaf %d", sd.leafIndex)
+		return ruleError(ErrAuthentication, "6.3.2", "sender data names blank leaf %d", sd.leafIndex)
 	}
-	var out *Received
 	ctx := g.encodedContext()
 	// The whole message is handled inside the key's use, so that the
 	// key is consumed only if everything succeeds.
-	err = decryptContent(g.suite, g.msgKeys, pm, sd, func(ac *authenticatedContent) error {
+	return decryptContent(g.suite, g.msgKeys, pm, sd, func(ac *authenticatedContent) error {
 		if err := verifyContent(g.suite, ln.signatureKey, ac, ctx); err != nil {
 			return err
 		}
-		r, err := g.handle(ac)
-		out = r
-		return err
+		return then(ac)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // handle acts on authenticated content.

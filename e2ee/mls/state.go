@@ -1,7 +1,10 @@
 package mls
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
+	"slices"
 
 	"conclave/e2ee/mls/ciphersuite"
 	"conclave/e2ee/mls/internal/tls"
@@ -41,7 +44,8 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	w.Opaque(sk)
 	var keyErr error
 	w.Vector(func(w *tls.Writer) {
-		for x, priv := range g.keys {
+		for _, x := range slices.Sorted(maps.Keys(g.keys)) {
+			priv := g.keys[x]
 			b, err := priv.Bytes()
 			if err != nil {
 				keyErr = err
@@ -61,7 +65,14 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 		w.Opaque(sec)
 	}
 	w.Vector(func(w *tls.Writer) {
-		for id, pos := range g.msgKeys.pos {
+		ids := slices.SortedFunc(maps.Keys(g.msgKeys.pos), func(a, b ratchetID) int {
+			if a.leaf != b.leaf {
+				return cmp.Compare(a.leaf, b.leaf)
+			}
+			return cmp.Compare(a.typ, b.typ)
+		})
+		for _, id := range ids {
+			pos := g.msgKeys.pos[id]
 			w.Uint32(id.leaf)
 			w.Uint8(uint8(id.typ))
 			w.Uint32(pos)
