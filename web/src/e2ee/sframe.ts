@@ -443,9 +443,9 @@ export class Receiver {
     }
     const entry = k;
     entry.window.check(header.ctr);
-    const key = await entry.key;
     const hdr = frame.slice(0, length);
     try {
+      const key = await entry.key;
       const pt = await key.open(key.nonce(header.ctr), concat(hdr, metadata), frame.slice(length));
       // Check again: another frame with this counter may have been accepted
       // while this one was being decrypted.
