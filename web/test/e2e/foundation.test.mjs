@@ -59,7 +59,7 @@ test('browser and Go bot exchange SFrame-encrypted media both ways', { timeout: 
 
   // The bot ends after its duration and reports what it decrypted: the page's frames.
   const report = await bot.report();
-  const summary = JSON.stringify(report);
+  const summary = `${JSON.stringify(report)}\n${tail(bot.proc, 1500)}`;
   assert.ok(report.participants_seen >= 1, `bot saw no participant: ${summary}\n${tail(server.proc)}`);
   assert.ok(report.frames_received > 100, `bot received few frames: ${summary}`);
   assert.ok(report.frames_decrypted > 100, `bot decrypted few frames: ${summary}`);
