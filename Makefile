@@ -20,6 +20,10 @@ web/node_modules/.installed: web/package.json web/package-lock.json | deps
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
+e2ee/mls/interop/node_modules/.installed: e2ee/mls/interop/package.json e2ee/mls/interop/package-lock.json | deps
+	cd e2ee/mls/interop && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 web: web/node_modules/.installed
 	cd web && npm run --silent build
 
@@ -36,7 +40,8 @@ vet:
 
 test: deps-test build vet test-go test-web test-e2e
 
-test-go:
+# The MLS interop test drives ts-mls under Node.
+test-go: e2ee/mls/interop/node_modules/.installed
 	$(GOTEST) ./...
 
 test-web:
