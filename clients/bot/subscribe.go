@@ -90,19 +90,14 @@ func (b *Bot) onTrack(tr *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 	}()
 }
 
-// readTrack reads one received track until its connection closes,
-// reassembling VP8 frames from RTP (RFC 7741) and handing every frame to
-// onFrame.
+// readTrack reads one received track until its connection closes and hands
+// every frame to onFrame.
 func (b *Bot) readTrack(tr *webrtc.TrackRemote, rt *remoteTrack) {
 	buf := make([]byte, 1500)
 	var (
-		pkt     rtp.Packet
-		vp8     codecs.VP8Packet
-		frame   = make([]byte, 0, 16<<10)
-		plain   = make([]byte, 0, 16<<10)
-		inFrame bool
-		ts      uint32
-		lastSeq uint16
+		pkt   rtp.Packet
+		asm   vp8Assembler
+		plain = make([]byte, 0, 16<<10)
 	)
 	for {
 		n, _, err := tr.Read(buf)
@@ -116,34 +111,65 @@ func (b *Bot) readTrack(tr *webrtc.TrackRemote, rt *remoteTrack) {
 		rt.packets++
 		rt.mu.Unlock()
 		if rt.kind == KindAudio {
+			// RFC 7587 Section 4.2: one Opus frame per packet.
 			plain = b.onFrame(rt, pkt.Payload, plain)
 			continue
 		}
-		payload, err := vp8.Unmarshal(pkt.Payload)
-		if err != nil {
-			inFrame = false
-			continue
-		}
-		switch {
-		case vp8.S == 1 && vp8.PID == 0:
-			if inFrame {
-				rt.countIncomplete()
-			}
-			inFrame, ts, frame = true, pkt.Timestamp, frame[:0]
-		case !inFrame:
-			continue
-		case pkt.Timestamp != ts || pkt.SequenceNumber != lastSeq+1:
+		frame, complete, dropped := asm.push(&pkt)
+		if dropped {
 			rt.countIncomplete()
-			inFrame = false
-			continue
 		}
-		lastSeq = pkt.SequenceNumber
-		frame = append(frame, payload...)
-		if pkt.Marker {
+		if complete {
 			plain = b.onFrame(rt, frame, plain)
-			inFrame = false
 		}
 	}
+}
+
+// maxFrameSize bounds a reassembled video frame.
+const maxFrameSize = 1 << 20
+
+// vp8Assembler rebuilds VP8 frames from RTP packets (RFC 7741): a frame
+// starts at a packet with S=1 and partition 0, continues with consecutive
+// sequence numbers of the same timestamp, and ends at the marker bit. A gap
+// drops the frame being built.
+type vp8Assembler struct {
+	desc    codecs.VP8Packet
+	frame   []byte
+	inFrame bool
+	ts      uint32
+	lastSeq uint16
+}
+
+// push adds one packet. It returns the frame when pkt completes one (valid
+// until the next push), and dropped when a partial frame was abandoned.
+func (a *vp8Assembler) push(pkt *rtp.Packet) (frame []byte, complete, dropped bool) {
+	payload, err := a.desc.Unmarshal(pkt.Payload)
+	if err != nil {
+		dropped = a.inFrame
+		a.inFrame = false
+		return nil, false, dropped
+	}
+	switch {
+	case a.desc.S == 1 && a.desc.PID == 0:
+		dropped = a.inFrame
+		a.inFrame, a.ts, a.frame = true, pkt.Timestamp, a.frame[:0]
+	case !a.inFrame:
+		return nil, false, false
+	case pkt.Timestamp != a.ts || pkt.SequenceNumber != a.lastSeq+1:
+		a.inFrame = false
+		return nil, false, true
+	}
+	if len(a.frame)+len(payload) > maxFrameSize {
+		a.inFrame = false
+		return nil, false, true
+	}
+	a.lastSeq = pkt.SequenceNumber
+	a.frame = append(a.frame, payload...)
+	if pkt.Marker {
+		a.inFrame = false
+		return a.frame, true, dropped
+	}
+	return nil, false, dropped
 }
 
 func (rt *remoteTrack) countIncomplete() {
