@@ -352,3 +352,20 @@ func TestBadInput(t *testing.T) {
 	audio := publish(t, a, livekit.TrackType_AUDIO, 1)
 	received(t, b, audio.Sid, 10)
 }
+
+func TestSpeakerUpdatesFromAudioLevel(t *testing.T) {
+	s := rtctest.Start(t, rtc.Config{})
+	a := dial(t, s, "P_alice")
+	b := dial(t, s, "P_bob")
+	publish(t, a, livekit.TrackType_AUDIO, 1) // sends RFC 6464 levels of -20 dBov with voice activity
+	sid := a.Join.Participant.Sid
+	rtctest.Eventually(t, 5*time.Second, func() string {
+		if !b.Speaking(sid) {
+			return "alice not reported as speaking"
+		}
+		return ""
+	})
+	if b.Speaking(b.Join.Participant.Sid) {
+		t.Fatal("silent bob reported as speaking")
+	}
+}
