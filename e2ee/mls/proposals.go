@@ -245,8 +245,11 @@ func (g *Group) applyProposals(list []resolvedProposal, committer sender, commit
 	// Section 12.2, last rule, and Section 7.3: the resulting tree's keys
 	// are unique (this also rejects adding a client twice or one already
 	// in the group, identified by its signature key).
-	if err := checkUniqueKeys(g.tree); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidProposal, err)
+	// Only Adds and Updates bring new keys into the tree.
+	if len(a.added)+len(a.updated) > 0 {
+		if err := checkUniqueKeys(g.tree); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidProposal, err)
+		}
 	}
 	return a, nil
 }
