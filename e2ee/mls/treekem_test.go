@@ -42,9 +42,11 @@ func TestTreeKEMVectors(t *testing.T) {
 	if len(vs) == 0 {
 		t.Fatal("no vectors")
 	}
-	for i, v := range vs {
+	for i := range vs {
+		v := &vs[i]
 		t.Run(fmt.Sprintf("suite%d/case%02d", v.CipherSuite, i), func(t *testing.T) {
-			runTreeKEMVector(t, &v)
+			t.Parallel()
+			runTreeKEMVector(t, v)
 		})
 	}
 }
