@@ -104,6 +104,8 @@ export async function startServer(procs) {
     '--listen', '127.0.0.1:0',
     '--data', data,
     '--udp-port', '0',
+    '--tcp-port', '0',
+    '--turn-port', '0',
     '--no-link',
     '--log-level', 'warn',
   ]);
