@@ -14,7 +14,7 @@ import (
 // protocol really carries.
 type realMLS struct {
 	keyPackage, ref, commit, welcome, app, remove []byte
-	dsKey                                        []byte
+	dsKey                                         []byte
 }
 
 func newRealMLS(t testing.TB) realMLS {
