@@ -1,0 +1,178 @@
+package metrics
+
+import (
+	"net/http"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// JoinResult is the outcome of one /api/join attempt: the only label value
+// of conclave_join_attempts_total.
+type JoinResult string
+
+// The join outcomes.
+const (
+	JoinOK          JoinResult = "ok"
+	JoinNotFound    JoinResult = "not_found"    // unknown, expired or malformed room
+	JoinRateLimited JoinResult = "rate_limited" // the source spent its budget
+	JoinBadRequest  JoinResult = "bad_request"  // malformed body, name or kind
+	JoinNoCapacity  JoinResult = "no_capacity"  // every node is draining
+	JoinError       JoinResult = "error"        // the server failed
+)
+
+var joinResults = []JoinResult{JoinOK, JoinNotFound, JoinRateLimited, JoinBadRequest, JoinNoCapacity, JoinError}
+
+// Forwarding is what the media plane may count. The counters must only grow.
+type Forwarding interface {
+	ForwardedPackets() uint64
+	ForwardedBytes() uint64
+}
+
+// Metrics is one node's registry. A nil *Metrics ignores every call, so
+// callers need no checks.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	joins           *prometheus.CounterVec
+	meetingsCreated prometheus.Counter
+	rooms           prometheus.Gauge
+	participants    prometheus.Gauge
+	nodes           prometheus.Gauge
+	draining        prometheus.Gauge
+	replaced        prometheus.Counter
+	heartbeatErrors prometheus.Counter
+
+	mu  sync.Mutex
+	fwd Forwarding
+}
+
+// New returns a registry with the Go runtime and process collectors.
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.joins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "conclave_join_attempts_total", Help: "Join attempts on this node by outcome.",
+	}, []string{"result"})
+	m.meetingsCreated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "conclave_meetings_created_total", Help: "Meetings created through this node.",
+	})
+	m.rooms = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "conclave_rooms", Help: "Rooms running on this node.",
+	})
+	m.participants = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "conclave_participants", Help: "Participants connected to this node.",
+	})
+	m.nodes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "conclave_cluster_nodes", Help: "Live nodes in the cluster as this node sees it.",
+	})
+	m.draining = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "conclave_node_draining", Help: "1 while this node takes no new meetings.",
+	})
+	m.replaced = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "conclave_rooms_replaced_total", Help: "Rooms of dead nodes this node placed again.",
+	})
+	m.heartbeatErrors = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "conclave_heartbeat_errors_total", Help: "Failed cluster heartbeats.",
+	})
+	fwdPackets := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "conclave_forwarded_packets_total", Help: "RTP packets forwarded by the SFU (0 if it does not count them).",
+	}, func() float64 { return m.forwarded(Forwarding.ForwardedPackets) })
+	fwdBytes := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "conclave_forwarded_bytes_total", Help: "RTP bytes forwarded by the SFU (0 if it does not count them).",
+	}, func() float64 { return m.forwarded(Forwarding.ForwardedBytes) })
+	m.reg.MustRegister(m.joins, m.meetingsCreated, m.rooms, m.participants, m.nodes, m.draining, m.replaced,
+		m.heartbeatErrors, fwdPackets, fwdBytes,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Every outcome is present from the start, so rates work from zero.
+	for _, r := range joinResults {
+		m.joins.WithLabelValues(string(r))
+	}
+	return m
+}
+
+func (m *Metrics) forwarded(f func(Forwarding) uint64) float64 {
+	m.mu.Lock()
+	src := m.fwd
+	m.mu.Unlock()
+	if src == nil {
+		return 0
+	}
+	return float64(f(src))
+}
+
+// SetForwarding attaches the media plane's counters.
+func (m *Metrics) SetForwarding(f Forwarding) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.fwd = f
+	m.mu.Unlock()
+}
+
+// Registry is the underlying registry (for tests and extra collectors).
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// JoinAttempt counts one /api/join outcome.
+func (m *Metrics) JoinAttempt(r JoinResult) {
+	if m == nil {
+		return
+	}
+	known := false
+	for _, k := range joinResults {
+		known = known || k == r
+	}
+	if !known {
+		r = JoinError
+	}
+	m.joins.WithLabelValues(string(r)).Inc()
+}
+
+// MeetingCreated counts a created meeting.
+func (m *Metrics) MeetingCreated() {
+	if m != nil {
+		m.meetingsCreated.Inc()
+	}
+}
+
+// SetLoad records this node's rooms and participants.
+func (m *Metrics) SetLoad(rooms, participants int) {
+	if m != nil {
+		m.rooms.Set(float64(rooms))
+		m.participants.Set(float64(participants))
+	}
+}
+
+// SetCluster records the live node count and whether this node drains.
+func (m *Metrics) SetCluster(nodes int, draining bool) {
+	if m == nil {
+		return
+	}
+	m.nodes.Set(float64(nodes))
+	d := 0.0
+	if draining {
+		d = 1
+	}
+	m.draining.Set(d)
+}
+
+// RoomsReplaced counts rooms this node placed again after their node died.
+func (m *Metrics) RoomsReplaced(n int) {
+	if m != nil && n > 0 {
+		m.replaced.Add(float64(n))
+	}
+}
+
+// HeartbeatFailed counts a failed heartbeat.
+func (m *Metrics) HeartbeatFailed() {
+	if m != nil {
+		m.heartbeatErrors.Inc()
+	}
+}
