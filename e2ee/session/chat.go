@@ -1,0 +1,88 @@
+package session
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+
+	"conclave/e2ee/mls"
+)
+
+// MaxChatLen bounds a chat message's text, in bytes.
+const MaxChatLen = 16 << 10
+
+// ErrChat: a chat message too long or not valid UTF-8.
+var ErrChat = errors.New("session: invalid chat message")
+
+// appMessage is the JSON plaintext of an MLS application message
+// (docs/e2ee-protocol.md, "Chat").
+type appMessage struct {
+	Type string `json:"type"`
+	Text string `json:"text,omitempty"`
+}
+
+// SendChat seals a chat message as an MLS PrivateMessage (RFC 9420,
+// Section 6.3) for the current members. While proposals wait for a commit
+// (Section 12.4 forbids sending application data then) it is queued and
+// sent right after the commit. Members who join later never receive it.
+func (s *Session) SendChat(text string) (Output, error) {
+	if len(text) > MaxChatLen || !utf8.ValidString(text) {
+		return s.flush(), ErrChat
+	}
+	if s.phase != phaseMember || s.group == nil {
+		return s.flush(), fmt.Errorf("%w: chat before joining", ErrState)
+	}
+	b, err := json.Marshal(appMessage{Type: "chat", Text: text})
+	if err != nil {
+		return s.flush(), fmt.Errorf("session: chat: %w", err)
+	}
+	s.chatQueue = append(s.chatQueue, b)
+	s.flushChat()
+	return s.flush(), nil
+}
+
+// flushChat seals what it can; on "proposals pending" it waits.
+func (s *Session) flushChat() {
+	for len(s.chatQueue) > 0 && s.group != nil {
+		msg, err := s.group.Seal(s.chatQueue[0], nil)
+		if errors.Is(err, mls.ErrInvalidProposal) {
+			return
+		}
+		if err != nil {
+			s.reject("seal chat", err)
+		} else {
+			s.send(outApplication{message: msg})
+		}
+		clear(s.chatQueue[0])
+		s.chatQueue = s.chatQueue[1:]
+	}
+}
+
+// onApplication opens a relayed PrivateMessage.
+func (s *Session) onApplication(m inApplication) {
+	if s.phase != phaseMember || s.group == nil {
+		return
+	}
+	rec, err := s.group.ProcessMessage(m.message)
+	if err != nil {
+		s.reject("application message", err)
+		return
+	}
+	if rec.Type != mls.ContentApplication || rec.Sender.Type != mls.SenderMember {
+		s.reject("application message", fmt.Errorf("%w: not application data from a member", ErrProtocol))
+		return
+	}
+	var am appMessage
+	if err := json.Unmarshal(rec.ApplicationData, &am); err != nil || am.Type != "chat" {
+		// Other application data types may come later; ignore unknown ones.
+		return
+	}
+	var from Member
+	for _, mem := range s.Roster() {
+		if mem.Leaf == rec.Sender.Index {
+			from = mem
+		}
+	}
+	s.emit(ChatReceived{From: from, Epoch: rec.Epoch, Text: am.Text})
+}

@@ -1,0 +1,325 @@
+package session
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"conclave/e2ee/mls"
+)
+
+// This file is an in-memory delivery service following
+// docs/e2ee-protocol.md, "DS behaviour", and a network of sessions wired to
+// it with a simulated clock. Adversarial tests reach into it to send what a
+// malicious server would.
+
+// encodeIn encodes a DS -> client message (the DS's half of wire.go).
+func encodeIn(m any) []byte {
+	b := []byte{wireVersion, 0}
+	switch m := m.(type) {
+	case inHello:
+		b[1] = tDSHello
+		b = appendOpaque(b, m.dsKey)
+		b = appendOpaque(b, m.dsCredential)
+		b = append(b, m.role)
+		b = appendU64(b, m.epoch)
+		b = appendOpaque(b, m.groupID)
+	case inJoinRequest:
+		b[1] = tJoinRequest
+		b = appendOpaque(b, m.ref)
+		b = appendOpaque(b, m.keyPackage)
+		b = appendOpaque(b, m.proof)
+		b = appendOpaque(b, []byte(m.participant))
+	case inHandshake:
+		b[1] = tHandshake
+		b = appendU64(b, m.seq)
+		b = appendOpaque(b, m.message)
+	case inCommitResult:
+		b[1] = tCommitResult
+		ok := byte(0)
+		if m.ok {
+			ok = 1
+		}
+		b = append(b, ok)
+		b = appendU64(b, m.epoch)
+	case inWelcome:
+		b[1] = tMLSWelcome
+		b = appendOpaque(b, m.welcome)
+	case inApplication:
+		b[1] = tDSApplication
+		b = appendOpaque(b, m.message)
+		b = appendOpaque(b, []byte(m.participant))
+	case inLobby:
+		b[1] = tLobby
+		b = append(b, m.state)
+		b = appendOpaque(b, []byte(m.reason))
+	case inLobbyGone:
+		b[1] = tLobbyGone
+		b = appendOpaque(b, m.ref)
+	case inError:
+		b[1] = tError
+		b = binaryAppendU16(b, m.code)
+		b = appendOpaque(b, []byte(m.text))
+	default:
+		panic(fmt.Sprintf("encodeIn %T", m))
+	}
+	return b
+}
+
+func binaryAppendU16(b []byte, v uint16) []byte { return append(b, byte(v>>8), byte(v)) }
+
+// decodeOut decodes a client -> DS message.
+func decodeOut(data []byte) (any, error) {
+	if len(data) < 2 || data[0] != wireVersion {
+		return nil, fmt.Errorf("bad header")
+	}
+	f := &fields{r: reader{b: data[2:]}}
+	var m any
+	switch data[1] {
+	case tHello:
+		h := outHello{haveEpoch: f.u64(), groupID: f.opaque()}
+		if h.haveEpoch > 0 && f.err == nil {
+			h.leaf, f.err = f.r.uint32()
+		}
+		m = h
+	case tKeyPackage:
+		m = outKeyPackage{keyPackage: f.opaque(), proof: f.opaque()}
+	case tCommit:
+		m = outCommit{commit: f.opaque(), welcome: f.opaque(), groupInfo: f.opaque()}
+	case tApplication:
+		m = outApplication{message: f.opaque()}
+	case tRefuse:
+		m = outRefuse{ref: f.opaque()}
+	case tJoined:
+		j := outJoined{epoch: f.u64()}
+		if f.err == nil {
+			j.leaf, f.err = f.r.uint32()
+		}
+		m = j
+	case tGroupCreated:
+		m = outGroupCreated{groupID: f.opaque(), epoch: f.u64()}
+	default:
+		return nil, fmt.Errorf("type %d", data[1])
+	}
+	if f.err != nil || len(f.r.b) != 0 {
+		return nil, fmt.Errorf("type %d: %v, %d trailing", data[1], f.err, len(f.r.b))
+	}
+	return m, nil
+}
+
+const fakeLeaveGrace = 5 * time.Second
+
+type dsConn struct {
+	id          int
+	participant string
+	joined      bool
+	leaf        uint32
+	gone        bool
+	goneAt      time.Time
+	removed     bool
+	inbox       [][]byte
+}
+
+type dsJoiner struct {
+	conn  *dsConn
+	ref   []byte
+	kp    []byte
+	proof []byte
+}
+
+type fakeDS struct {
+	t       testing.TB
+	key     *mls.SignatureKey
+	cred    []byte
+	conns   []*dsConn
+	creator *dsConn
+	groupID []byte
+	epoch   uint64
+	seq     uint64
+	pending map[string]*dsJoiner
+	// seen records every byte the DS handled, for tripwire checks.
+	seen [][]byte
+}
+
+func newFakeDS(t testing.TB) *fakeDS {
+	k, err := mls.GenerateSignatureKey(CipherSuite, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fakeDS{t: t, key: k, cred: []byte("conclave delivery service test"), pending: map[string]*dsJoiner{}}
+}
+
+func (d *fakeDS) to(c *dsConn, m any) {
+	if c.gone {
+		return
+	}
+	b := encodeIn(m)
+	d.seen = append(d.seen, b)
+	c.inbox = append(c.inbox, b)
+}
+
+func (d *fakeDS) members(except *dsConn) []*dsConn {
+	var out []*dsConn
+	for _, c := range d.conns {
+		if c.joined && !c.gone && c != except {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (d *fakeDS) connect(participant string) *dsConn {
+	c := &dsConn{id: len(d.conns), participant: participant}
+	d.conns = append(d.conns, c)
+	return c
+}
+
+func (d *fakeDS) hello(c *dsConn, h outHello) {
+	role := uint8(roleJoin)
+	switch {
+	case h.haveEpoch > 0 && bytes.Equal(h.groupID, d.groupID):
+		role = roleResume
+		c.joined, c.leaf = true, h.leaf
+	case d.groupID == nil && (d.creator == nil || d.creator.gone):
+		role = roleCreate
+		d.creator = c
+	}
+	d.to(c, inHello{dsKey: d.key.PublicKey(), dsCredential: d.cred, role: role, epoch: d.epoch, groupID: d.groupID})
+}
+
+func (d *fakeDS) receive(c *dsConn, data []byte, now time.Time) {
+	d.seen = append(d.seen, data)
+	m, err := decodeOut(data)
+	if err != nil {
+		d.t.Fatalf("DS: client %d sent a bad message: %v", c.id, err)
+	}
+	switch m := m.(type) {
+	case outHello:
+		d.hello(c, m)
+	case outGroupCreated:
+		if c != d.creator {
+			d.t.Fatalf("DS: GroupCreated from a non-creator")
+		}
+		d.groupID, d.epoch = bytes.Clone(m.groupID), m.epoch
+	case outJoined:
+		c.joined, c.leaf = true, m.leaf
+		for _, j := range d.sortedPending() {
+			d.to(c, inJoinRequest{ref: j.ref, keyPackage: j.kp, proof: j.proof, participant: j.conn.participant})
+		}
+	case outKeyPackage:
+		kp, err := mls.ParseKeyPackage(m.keyPackage)
+		if err != nil {
+			d.to(c, inError{code: 1, text: "bad key package"})
+			return
+		}
+		j := &dsJoiner{conn: c, ref: kp.Ref(), kp: m.keyPackage, proof: m.proof}
+		d.pending[hex.EncodeToString(j.ref)] = j
+		if len(m.proof) == 0 {
+			d.to(c, inLobby{state: lobbyWaiting})
+		}
+		for _, mem := range d.members(nil) {
+			d.to(mem, inJoinRequest{ref: j.ref, keyPackage: j.kp, proof: j.proof, participant: c.participant})
+		}
+	case outCommit:
+		info, err := mls.InspectMessage(m.commit)
+		if err != nil || info.Epoch != d.epoch || !c.joined || info.Sender == nil || info.Sender.Type != mls.SenderMember {
+			d.to(c, inCommitResult{ok: false, epoch: d.epoch})
+			return
+		}
+		d.epoch++
+		d.seq++
+		for _, mem := range d.members(nil) {
+			d.to(mem, inHandshake{seq: d.seq, message: m.commit})
+		}
+		d.to(c, inCommitResult{ok: true, epoch: d.epoch})
+		if len(m.welcome) > 0 {
+			wi, err := mls.InspectMessage(m.welcome)
+			if err != nil {
+				return
+			}
+			for _, ref := range wi.KeyPackageRefs {
+				key := hex.EncodeToString(ref)
+				if j, ok := d.pending[key]; ok {
+					d.to(j.conn, inWelcome{welcome: m.welcome})
+					delete(d.pending, key)
+					for _, mem := range d.members(nil) {
+						d.to(mem, inLobbyGone{ref: ref})
+					}
+				}
+			}
+		}
+		// Removals not yet done are proposed again in the new epoch.
+		for _, g := range d.conns {
+			if g.joined && g.gone && g.removed {
+				g.removed = false
+			}
+		}
+	case outApplication:
+		for _, mem := range d.members(c) {
+			d.to(mem, inApplication{message: m.message, participant: c.participant})
+		}
+	case outRefuse:
+		key := hex.EncodeToString(m.ref)
+		if j, ok := d.pending[key]; ok {
+			delete(d.pending, key)
+			d.to(j.conn, inLobby{state: lobbyRefused})
+			for _, mem := range d.members(nil) {
+				d.to(mem, inLobbyGone{ref: m.ref})
+			}
+		}
+	}
+}
+
+func (d *fakeDS) sortedPending() []*dsJoiner {
+	var js []*dsJoiner
+	for _, j := range d.pending {
+		js = append(js, j)
+	}
+	slices.SortFunc(js, func(a, b *dsJoiner) int { return a.conn.id - b.conn.id })
+	return js
+}
+
+// disconnect marks a connection gone; its leaf is proposed for removal
+// after fakeLeaveGrace.
+func (d *fakeDS) disconnect(c *dsConn, now time.Time) {
+	c.gone, c.goneAt = true, now
+	c.inbox = nil
+	for k, j := range d.pending {
+		if j.conn == c {
+			delete(d.pending, k)
+		}
+	}
+}
+
+// tick proposes removals of members gone longer than the grace period. The
+// fake cannot read commits, so it proposes again each epoch until the member
+// is out of every live client's roster (checked by the network).
+func (d *fakeDS) tick(now time.Time, stillMember func(leaf uint32) bool) {
+	for _, c := range d.conns {
+		if !c.joined || !c.gone || c.removed || now.Sub(c.goneAt) < fakeLeaveGrace {
+			continue
+		}
+		if !stillMember(c.leaf) {
+			c.joined = false
+			continue
+		}
+		p, err := mls.ExternalRemove(d.groupID, d.epoch, 0, d.key, c.leaf)
+		if err != nil {
+			d.t.Fatalf("DS: external remove: %v", err)
+		}
+		c.removed = true
+		d.broadcast(p)
+	}
+}
+
+// broadcast sends a handshake message to every member.
+func (d *fakeDS) broadcast(msg []byte) {
+	d.seq++
+	for _, mem := range d.members(nil) {
+		d.to(mem, inHandshake{seq: d.seq, message: msg})
+	}
+}

@@ -1,0 +1,86 @@
+package session
+
+import (
+	"conclave/e2ee/sframe"
+)
+
+// Event is something the user interface (or a bot's report) must learn.
+// Events come out of every Session method in the order they happened.
+type Event interface{ isEvent() }
+
+// Member is one entry of the roster: a leaf of the MLS tree and the identity
+// its credential states. The roster is the tree, never the server's list.
+type Member struct {
+	Leaf     uint32
+	Identity Identity
+	// Self marks this client's own leaf.
+	Self bool
+}
+
+// LobbyEntry is a joiner waiting without a valid admission proof.
+type LobbyEntry struct {
+	// Ref is the KeyPackageRef to pass to Admit or Refuse.
+	Ref []byte
+	// Participant is the DS's name for the joiner's connection.
+	Participant string
+	// Identity is what the joiner's credential claims.
+	Identity Identity
+	// BadProof is set when the joiner sent a proof that did not verify (a
+	// wrong or stale link), as opposed to knocking without one.
+	BadProof bool
+}
+
+// EpochChanged: the group moved to a new epoch (or was created or joined).
+// Senders must switch to Sender at once; the session's Receiver already
+// holds the epoch, and keeps the previous one for Timing.EpochGrace.
+type EpochChanged struct {
+	Epoch        uint64
+	SecurityCode string
+	Sender       *sframe.Sender
+}
+
+// RosterChanged: the members of the group changed.
+type RosterChanged struct{ Members []Member }
+
+// LobbyChanged: the set of joiners waiting for a member to admit them.
+type LobbyChanged struct{ Waiting []LobbyEntry }
+
+// LobbyStatus: this client, a joiner, is waiting, was refused or admitted.
+type LobbyStatus struct {
+	Waiting, Refused, Admitted bool
+	Reason                     string
+}
+
+// ChatReceived: an end-to-end encrypted chat message from a member.
+type ChatReceived struct {
+	From  Member
+	Epoch uint64
+	Text  string
+}
+
+// Rejected: the session refused something it received, such as an external
+// proposal other than a Remove, a commit adding a member nobody admitted, a
+// Welcome into a group the link secret did not create, or a message it
+// could not authenticate. The meeting goes on without it.
+type Rejected struct {
+	What string
+	Err  error
+}
+
+// Removed: this client is no longer a member (it was removed or left).
+type Removed struct{}
+
+// ServerError: the DS reported an error.
+type ServerError struct {
+	Code uint16
+	Text string
+}
+
+func (EpochChanged) isEvent()  {}
+func (RosterChanged) isEvent() {}
+func (LobbyChanged) isEvent()  {}
+func (LobbyStatus) isEvent()   {}
+func (ChatReceived) isEvent()  {}
+func (Rejected) isEvent()      {}
+func (Removed) isEvent()       {}
+func (ServerError) isEvent()   {}
