@@ -141,8 +141,15 @@ func (r *Receiver) AddLayer(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver,
 		// interceptors to see it; the content is not needed here.
 		defer r.wg.Done()
 		buf := make([]byte, 1500)
+		rid := track.RID()
 		for {
-			if _, _, err := recv.Read(buf); err != nil {
+			var err error
+			if rid == "" {
+				_, _, err = recv.Read(buf)
+			} else {
+				_, _, err = recv.ReadSimulcast(buf, rid)
+			}
+			if err != nil {
 				return
 			}
 		}
