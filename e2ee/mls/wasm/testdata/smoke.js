@@ -1,0 +1,21 @@
+require(process.argv[2]);
+const fs = require("fs");
+const go = new Go();
+WebAssembly.instantiate(fs.readFileSync(process.argv[3]), go.importObject).then(({instance}) => {
+  go.run(instance);
+  const m = globalThis.conclaveMLS;
+  const chk = (v) => { if (v instanceof Error) { throw v; } return v; };
+  const enc = new TextEncoder();
+  const ska = chk(m.generateSignatureKey(1)), skb = chk(m.generateSignatureKey(1));
+  const a = chk(m.keyPackage(1, enc.encode("alice"), ska)), b = chk(m.keyPackage(1, enc.encode("bob"), skb));
+  const ga = chk(m.createGroup(enc.encode("room"), a.bundle));
+  const res = chk(m.commit(ga, [b.keyPackage], []));
+  chk(m.mergePendingCommit(ga));
+  const gb = chk(m.joinFromWelcome(res.welcome, b.bundle));
+  const ct = chk(m.seal(gb, enc.encode("hi"), null));
+  const r = chk(m.processMessage(ga, ct));
+  const ea = Buffer.from(chk(m.epochAuthenticator(ga))).toString("hex"), eb = Buffer.from(chk(m.epochAuthenticator(gb))).toString("hex");
+  const bad = m.processMessage(ga, new Uint8Array([1,2,3]));
+  console.log(JSON.stringify({epoch: m.epoch(ga), roster: m.roster(ga).length, text: new TextDecoder().decode(r.applicationData), same: ea === eb, badIsError: bad instanceof Error, badMsg: String(bad)}));
+  process.exit(0);
+});
