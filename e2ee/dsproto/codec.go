@@ -49,21 +49,6 @@ func (w *writer) opaque(field string, v []byte, max int) {
 	w.b = append(w.b, v...)
 }
 
-// uint32s appends a uint32 vector<V> of at most max elements.
-func (w *writer) uint32s(field string, v []uint32, max int) {
-	if w.err != nil {
-		return
-	}
-	if len(v) > max {
-		w.err = fmt.Errorf("%w: %s of %d entries exceeds %d", ErrTooLarge, field, len(v), max)
-		return
-	}
-	w.b = appendVarint(w.b, 4*len(v))
-	for _, x := range v {
-		w.uint32(x)
-	}
-}
-
 // reader consumes fields from a message body. Slices it returns alias the
 // input. Every method checks lengths before slicing.
 type reader struct {
@@ -175,29 +160,4 @@ func (r *reader) opaque(field string, max int) []byte {
 		return nil
 	}
 	return r.take(field, n)
-}
-
-// uint32s reads a uint32 vector<V> of at most max elements.
-func (r *reader) uint32s(field string, max int) []uint32 {
-	n := r.varint(field)
-	if r.err != nil {
-		return nil
-	}
-	if n%4 != 0 {
-		r.fail("%s length %d is not a multiple of 4", field, n)
-		return nil
-	}
-	if n/4 > max {
-		r.err = fmt.Errorf("%w: %s of %d entries exceeds %d", ErrTooLarge, field, n/4, max)
-		return nil
-	}
-	raw := r.take(field, n)
-	if r.err != nil || n == 0 {
-		return nil
-	}
-	out := make([]uint32, n/4)
-	for i := range out {
-		out[i] = binary.BigEndian.Uint32(raw[4*i:])
-	}
-	return out
 }

@@ -90,8 +90,6 @@ func sampleMessages(r realMLS) []Message {
 		&Lobby{State: LobbyRefused, Reason: []byte("refused by a member")},
 		&LobbyGone{Ref: r.ref},
 		&Error{Code: CodeMalformed, Text: []byte("bad")},
-		&Presence{Leaves: []uint32{0, 2, 70000}},
-		&Presence{},
 	}
 }
 
@@ -138,7 +136,7 @@ func TestDirections(t *testing.T) {
 			t.Errorf("%v: FromClient %v FromServer %v", ty, ty.FromClient(), ty.FromServer())
 		}
 	}
-	if Type(8).FromClient() || Type(74).FromServer() || Type(0).FromClient() {
+	if Type(8).FromClient() || Type(73).FromServer() || Type(0).FromClient() {
 		t.Error("unassigned types claim a direction")
 	}
 }
@@ -158,7 +156,7 @@ func TestRefused(t *testing.T) {
 		{"type 0", []byte{1, 0}, ErrUnknownType},
 		{"type 8", []byte{1, 8}, ErrUnknownType},
 		{"type 63", []byte{1, 63}, ErrUnknownType},
-		{"type 74", []byte{1, 74}, ErrUnknownType},
+		{"type 73", []byte{1, 73}, ErrUnknownType},
 		{"type 255", []byte{1, 255}, ErrUnknownType},
 		{"oversized message", big, ErrTooLarge},
 		{"non-minimal 2-byte length", []byte{1, 4, 0x40, 0x01, 0}, ErrMalformed},
@@ -169,7 +167,8 @@ func TestRefused(t *testing.T) {
 		{"proof over bound", append([]byte{1, 2, 0, 0x40, 65}, make([]byte, 65)...), ErrTooLarge},
 		{"ref over bound", append([]byte{1, 5, 0x40, 65}, make([]byte, 65)...), ErrTooLarge},
 		{"commit result ok 2", []byte{1, 67, 2, 0, 0, 0, 0, 0, 0, 0, 0}, ErrMalformed},
-		{"presence not multiple of 4", []byte{1, 73, 3, 0, 0, 0}, ErrMalformed},
+		{"hello leaf without epoch", []byte{1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, ErrMalformed},
+		{"hello epoch without leaf", []byte{1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0}, ErrMalformed},
 		{"huge declared length", []byte{1, 4, 0xbf, 0xff, 0xff, 0xff}, ErrTooLarge},
 	}
 	for _, tc := range tests {
@@ -192,7 +191,6 @@ func TestMarshalBounds(t *testing.T) {
 		{"proof", &KeyPackage{Proof: make([]byte, MaxProof+1)}},
 		{"participant", &RelayedApplication{Participant: make([]byte, MaxParticipant+1)}},
 		{"text", &Error{Text: make([]byte, MaxText+1)}},
-		{"presence", &Presence{Leaves: make([]uint32, MaxPresence+1)}},
 		{"whole message", &Application{Message: make([]byte, MaxMessageSize)}},
 		{"nil", nil},
 	}
@@ -229,7 +227,7 @@ func FuzzUnmarshal(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{1, 4, 0x40, 0x01, 0})
-	f.Add([]byte{1, 73, 4, 0, 0, 0, 1})
+	f.Add([]byte{1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := Unmarshal(b)
 		if err != nil {

@@ -33,8 +33,6 @@ const (
 	// credential identity in ServerHello.
 	MaxSignatureKey = 256
 	MaxCredential   = 1024
-	// MaxPresence bounds the leaves listed in a Presence message.
-	MaxPresence = 4096
 	// maxBlob bounds the opaque MLS messages (commits, Welcomes, application
 	// messages); MaxMessageSize bounds them in practice.
 	maxBlob = MaxMessageSize
@@ -73,14 +71,13 @@ const (
 	TypeLobby              Type = 70
 	TypeLobbyGone          Type = 71
 	TypeError              Type = 72
-	TypePresence           Type = 73
 )
 
 // FromClient reports whether t is a client-to-server type.
 func (t Type) FromClient() bool { return t >= TypeHello && t <= TypeGroupCreated }
 
 // FromServer reports whether t is a server-to-client type.
-func (t Type) FromServer() bool { return t >= TypeServerHello && t <= TypePresence }
+func (t Type) FromServer() bool { return t >= TypeServerHello && t <= TypeError }
 
 func (t Type) String() string {
 	if n, ok := typeNames[t]; ok {
@@ -94,7 +91,7 @@ var typeNames = map[Type]string{
 	TypeRefuse: "Refuse", TypeJoined: "Joined", TypeGroupCreated: "GroupCreated",
 	TypeServerHello: "ServerHello", TypeJoinRequest: "JoinRequest", TypeHandshake: "Handshake",
 	TypeCommitResult: "CommitResult", TypeMLSWelcome: "MLSWelcome", TypeRelayedApplication: "RelayedApplication",
-	TypeLobby: "Lobby", TypeLobbyGone: "LobbyGone", TypeError: "Error", TypePresence: "Presence",
+	TypeLobby: "Lobby", TypeLobbyGone: "LobbyGone", TypeError: "Error",
 }
 
 // Message is one protocol message.
@@ -137,7 +134,8 @@ const (
 
 // Hello opens a connection (client to server). HaveEpoch is 0 without
 // group state; otherwise GroupID and Leaf say which group and leaf the
-// client holds, to resume.
+// client holds, to resume. Leaf is on the wire only when HaveEpoch > 0
+// (it is not encoded, and decodes as 0, otherwise).
 type Hello struct {
 	HaveEpoch uint64
 	GroupID   []byte
@@ -245,12 +243,6 @@ type Error struct {
 	Text []byte
 }
 
-// Presence lists the leaves of the members whose connections are open,
-// sent to members whenever it changes (for the committer's rank).
-type Presence struct {
-	Leaves []uint32
-}
-
 func (*Hello) Type() Type              { return TypeHello }
 func (*KeyPackage) Type() Type         { return TypeKeyPackage }
 func (*Commit) Type() Type             { return TypeCommit }
@@ -267,18 +259,21 @@ func (*RelayedApplication) Type() Type { return TypeRelayedApplication }
 func (*Lobby) Type() Type              { return TypeLobby }
 func (*LobbyGone) Type() Type          { return TypeLobbyGone }
 func (*Error) Type() Type              { return TypeError }
-func (*Presence) Type() Type           { return TypePresence }
 
 func (m *Hello) encode(w *writer) {
 	w.uint64(m.HaveEpoch)
 	w.opaque("group_id", m.GroupID, MaxGroupID)
-	w.uint32(m.Leaf)
+	if m.HaveEpoch > 0 {
+		w.uint32(m.Leaf)
+	}
 }
 
 func (m *Hello) decode(r *reader) {
 	m.HaveEpoch = r.uint64("have_epoch")
 	m.GroupID = r.opaque("group_id", MaxGroupID)
-	m.Leaf = r.uint32("leaf")
+	if m.HaveEpoch > 0 {
+		m.Leaf = r.uint32("leaf")
+	}
 }
 
 func (m *KeyPackage) encode(w *writer) {
@@ -424,9 +419,6 @@ func (m *Error) decode(r *reader) {
 	m.Text = r.opaque("text", MaxText)
 }
 
-func (m *Presence) encode(w *writer) { w.uint32s("online_leaves", m.Leaves, MaxPresence) }
-func (m *Presence) decode(r *reader) { m.Leaves = r.uint32s("online_leaves", MaxPresence) }
-
 // newMessage returns an empty message of type t, or nil.
 func newMessage(t Type) Message {
 	switch t {
@@ -462,8 +454,6 @@ func newMessage(t Type) Message {
 		return &LobbyGone{}
 	case TypeError:
 		return &Error{}
-	case TypePresence:
-		return &Presence{}
 	}
 	return nil
 }
