@@ -31,7 +31,8 @@ export function renderHome(root: HTMLElement): void {
 
   const pasteInput = h('input', {
     id: 'join-link',
-    type: 'url',
+    type: 'text',
+    inputmode: 'url',
     class: 'text',
     placeholder: `${location.origin}/m/…#…`,
     autocomplete: 'off',
@@ -41,13 +42,18 @@ export function renderHome(root: HTMLElement): void {
   });
   const joinForm = h(
     'form',
-    { class: 'join-form', 'aria-label': 'Join a meeting' },
+    { class: 'join-form', 'aria-label': 'Join a meeting', novalidate: true },
     h('label', { for: 'join-link' }, 'Have a link? Paste it here'),
     h('div', { class: 'row' }, pasteInput, h('button', { class: 'btn', type: 'submit' }, 'Join')),
   );
   joinForm.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const parsed = parseLink(pasteInput.value, location.origin);
+    if (pasteInput.value.trim() === '') {
+      status.textContent = 'Paste a meeting link first.';
+      pasteInput.focus();
+      return;
+    }
     if (!parsed.ok) {
       status.textContent =
         parsed.reason === 'other-server'

@@ -91,6 +91,45 @@ test('denied camera and microphone: the prejoin says how to allow them', { timeo
   }
 });
 
+test('no camera: the prejoin says so and keeps the microphone', { timeout: 60_000 }, async () => {
+  const noCamera = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream=device-count=0']);
+  try {
+    const page = await noCamera.newPage();
+    const problems = watchPage(page);
+    await page.goto(`${server.url}/m/AAAAAAAAAAAAAAAAAAAAAA#AAAAAAAAAAAAAAAAAAAAAA`);
+    await page.locator('#camera-problem[data-problem="missing"]').waitFor();
+    assert.match((await page.locator('#camera-problem').textContent()) ?? '', /No camera was found/);
+    assert.equal(await page.locator('#mic-problem').textContent(), '');
+    assert.equal(await page.locator('#prejoin-mic').getAttribute('aria-pressed'), 'true');
+    assert.deepEqual(problems, []);
+  } finally {
+    await noCamera.close();
+  }
+});
+
+test('join by pasting a link; a bad link is explained', { timeout: 30_000 }, async () => {
+  const page = await browser.newPage();
+  const problems = watchPage(page);
+  await page.goto(`${server.url}/`);
+  const input = page.getByLabel('Have a link? Paste it here');
+  await input.fill('https://elsewhere.example/m/AAAAAAAAAAAAAAAAAAAAAA#AAAAAAAAAAAAAAAAAAAAAA');
+  await page.getByRole('button', { name: 'Join', exact: true }).click();
+  await page.getByRole('alert').filter({ hasText: 'another server' }).waitFor();
+  await input.fill('not a link');
+  await page.getByRole('button', { name: 'Join', exact: true }).click();
+  await page.getByRole('alert').filter({ hasText: 'not a meeting link' }).waitFor();
+  const link = `${server.url}/m/AAAAAAAAAAAAAAAAAAAAAA#AAAAAAAAAAAAAAAAAAAAAA`;
+  await input.fill(link);
+  await page.getByRole('button', { name: 'Join', exact: true }).click();
+  await page.waitForURL(link);
+  await page.getByRole('heading', { name: 'Ready to join?' }).waitFor();
+  // An incomplete link (no secret) is explained instead of joining.
+  await page.goto(`${server.url}/m/AAAAAAAAAAAAAAAAAAAAAA`);
+  await page.getByRole('heading', { name: 'This link is incomplete' }).waitFor();
+  assert.deepEqual(problems, []);
+  await page.close();
+});
+
 test('the page shows the bundle hash the server announces', { timeout: 30_000 }, async () => {
   const page = await browser.newPage();
   await page.goto(`${server.url}/`);
