@@ -62,37 +62,40 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	var refs [][]byte
 	me := sender{typ: SenderMember, index: uint32(g.own)}
 	// Cached proposals, by reference, skipping those the committer may not
-	// commit (its own Updates, its own removal) and duplicates of a target
-	// (a Remove wins over an Update, Section 12.2).
-	removed := map[uint32]bool{}
+	// commit (its own Updates, its own removal) and second proposals for
+	// one leaf: a Remove wins over an Update, and the newest Update over
+	// older ones (Section 12.2). ReInits are left for a later epoch
+	// (Section 12.2: other proposals are preferred).
+	removedBy := map[uint32]bool{}
 	for _, r := range opts.Remove {
-		removed[r] = true
+		removedBy[r] = true
 	}
-	for _, cp := range g.proposals {
-		if cp.p.typ == ProposalRemove {
-			if cp.p.removed == uint32(g.own) || removed[cp.p.removed] {
-				continue
-			}
-			removed[cp.p.removed] = true
+	include := make([]bool, len(g.proposals))
+	for i, cp := range g.proposals {
+		if cp.p.typ == ProposalRemove && cp.p.removed != uint32(g.own) && !removedBy[cp.p.removed] {
+			removedBy[cp.p.removed] = true
+			include[i] = true
 		}
 	}
 	updated := map[uint32]bool{}
-	for _, cp := range g.proposals {
+	for i := len(g.proposals) - 1; i >= 0; i-- {
+		cp := g.proposals[i]
 		switch cp.p.typ {
+		case ProposalRemove, ProposalReInit:
 		case ProposalUpdate:
-			if cp.sender == me || removed[cp.sender.index] || updated[cp.sender.index] {
-				continue
+			if cp.sender != me && !removedBy[cp.sender.index] && !updated[cp.sender.index] {
+				updated[cp.sender.index] = true
+				include[i] = true
 			}
-			updated[cp.sender.index] = true
-		case ProposalRemove:
-			if cp.p.removed == uint32(g.own) {
-				continue
-			}
-		case ProposalReInit:
-			continue // resent later (Section 12.2: prefer other proposals)
+		default:
+			include[i] = true
 		}
-		list = append(list, resolvedProposal{p: cp.p, sender: cp.sender, ref: cp.ref})
-		refs = append(refs, cp.ref)
+	}
+	for i, cp := range g.proposals {
+		if include[i] {
+			list = append(list, resolvedProposal{p: cp.p, sender: cp.sender, ref: cp.ref})
+			refs = append(refs, cp.ref)
+		}
 	}
 	// Inline proposals (by value).
 	var inline []*proposal
