@@ -12,6 +12,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"conclave/signaling/cluster"
+	"conclave/signaling/metrics"
 	"conclave/signaling/ratelimit"
 	"conclave/signaling/store"
 	"conclave/signaling/token"
@@ -56,6 +58,7 @@ var errNoMeeting = errors.New("no such meeting")
 
 func (s *Server) handleCreateMeeting(w http.ResponseWriter, r *http.Request) {
 	if !s.allow(r) {
+		s.metrics.JoinAttempt(metrics.JoinRateLimited)
 		writeError(w, http.StatusTooManyRequests, "too many attempts; wait a minute")
 		return
 	}
@@ -71,6 +74,7 @@ func (s *Server) handleCreateMeeting(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
+	s.metrics.MeetingCreated()
 	s.log.Info("meeting created", "room", h.Key())
 	writeJSON(w, http.StatusCreated, createMeetingResponse{Room: string(id)})
 }
@@ -79,16 +83,19 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	// The limit comes before any lookup, so a guesser's attempts are counted
 	// whether or not they hit.
 	if !s.allow(r) {
+		s.metrics.JoinAttempt(metrics.JoinRateLimited)
 		writeError(w, http.StatusTooManyRequests, "too many attempts; wait a minute")
 		return
 	}
 	var req joinRequest
 	if err := decodeJSON(r, &req); err != nil {
+		s.metrics.JoinAttempt(metrics.JoinBadRequest)
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	name, err := cleanName(req.Name)
 	if err != nil {
+		s.metrics.JoinAttempt(metrics.JoinBadRequest)
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
@@ -98,6 +105,7 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		kind = "browser"
 	case "browser", "bot", "phone":
 	default:
+		s.metrics.JoinAttempt(metrics.JoinBadRequest)
 		writeError(w, http.StatusBadRequest, "kind must be browser, bot or phone")
 		return
 	}
@@ -109,10 +117,26 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.store.TouchMeeting(r.Context(), h, s.now()); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
+			s.metrics.JoinAttempt(metrics.JoinNotFound)
 			writeError(w, http.StatusNotFound, errNoMeeting.Error())
 			return
 		}
+		s.metrics.JoinAttempt(metrics.JoinError)
 		s.log.Error("join", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error")
+		return
+	}
+	key := h.Key()
+	// The meeting runs on one node; every node answers with that node's URL.
+	node, err := s.router.PlaceRoom(r.Context(), cluster.RoomKey(key))
+	if err != nil {
+		if errors.Is(err, cluster.ErrNoNode) {
+			s.metrics.JoinAttempt(metrics.JoinNoCapacity)
+			writeError(w, http.StatusServiceUnavailable, "no server can take new meetings now; try again later")
+			return
+		}
+		s.metrics.JoinAttempt(metrics.JoinError)
+		s.log.Error("join: place room", "room", key, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
@@ -123,7 +147,6 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	meta, _ := json.Marshal(map[string]string{"kind": kind})
-	key := h.Key()
 	tok, err := s.issuer.Issue(token.Claims{
 		Identity:     identity,
 		Name:         name,
@@ -133,12 +156,14 @@ func (s *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		CanSubscribe: true,
 	}, s.cfg.Join.TokenTTL)
 	if err != nil {
+		s.metrics.JoinAttempt(metrics.JoinError)
 		s.log.Error("join: issue token", "err", err)
 		writeError(w, http.StatusInternalServerError, "internal error")
 		return
 	}
-	s.log.Info("join token issued", "room", key, "identity", identity, "kind", kind)
-	writeJSON(w, http.StatusOK, joinResponse{Token: tok, URL: s.signalURL(), Room: string(key), Identity: identity})
+	s.metrics.JoinAttempt(metrics.JoinOK)
+	s.log.Info("join token issued", "room", key, "identity", identity, "kind", kind, "node", node.ID)
+	writeJSON(w, http.StatusOK, joinResponse{Token: tok, URL: signalURL(node.URL), Room: string(key), Identity: identity})
 }
 
 func (s *Server) handleVersion(w http.ResponseWriter, _ *http.Request) {
@@ -155,9 +180,10 @@ func (s *Server) allow(r *http.Request) bool {
 	return s.limiter.Allow(key, s.now())
 }
 
-// signalURL is the WebSocket base that livekit-client connects to (it appends /rtc).
-func (s *Server) signalURL() string {
-	u := s.cfg.BaseURL()
+// signalURL is the WebSocket base that livekit-client connects to (it
+// appends /rtc) for a node whose base URL is u.
+func signalURL(u string) string {
+	u = strings.TrimRight(u, "/")
 	switch {
 	case strings.HasPrefix(u, "https://"):
 		return "wss://" + strings.TrimPrefix(u, "https://")

@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,8 +12,15 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"conclave/signaling/admin"
+	"conclave/signaling/audit"
+	"conclave/signaling/cluster"
+	"conclave/signaling/metrics"
 	"conclave/signaling/store"
 	"conclave/signaling/token"
 )
@@ -27,7 +35,14 @@ type App struct {
 	BundleHash string
 	Version    string
 	// NewRTC builds the media plane (SFU + /rtc) for cfg; nil serves no media.
+	// If the handler also implements cluster.Local (its rooms, end a room,
+	// remove a participant), the admin API and the node's load use it; if it
+	// implements metrics.Forwarding, its counters are exported.
 	NewRTC func(cfg Config, verify *token.Verifier, log *slog.Logger) (RTCHandler, MediaInfo, error)
+	// Remover, when set, removes participants from a meeting's membership
+	// before the media plane disconnects them: the E2EE delivery service's
+	// MLS Remove proposal. nil: removal only disconnects from the media room.
+	Remover cluster.Remover
 }
 
 // MediaInfo describes the media plane's sockets, for the start-up banner.
@@ -51,6 +66,10 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 	publicURL := fset.String("public-url", "", "base URL for links, e.g. https://meet.example.org (default http://LISTEN)")
 	logLevel := fset.String("log-level", cfg.LogLevel, "debug, info, warn or error")
 	noLink := fset.Bool("no-link", false, "do not create and print a first meeting link")
+	redisURL := fset.String("redis", "", "join a cluster through this Redis (redis://[:PASSWORD@]HOST:PORT/DB)")
+	adminListen := fset.String("admin-listen", "", "admin API address, e.g. 127.0.0.1:8081 (default: none)")
+	nodeID := fset.String("node-id", "", "this node's name in the cluster (default: random)")
+	nodeURL := fset.String("node-url", "", "this node's own base URL for participants of its meetings (default: public URL)")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
@@ -77,6 +96,14 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 			cfg.PublicURL = *publicURL
 		case "log-level":
 			cfg.LogLevel = *logLevel
+		case "redis":
+			cfg.Redis.URL = *redisURL
+		case "admin-listen":
+			cfg.Admin.Listen = *adminListen
+		case "node-id":
+			cfg.Node.ID = *nodeID
+		case "node-url":
+			cfg.Node.URL = *nodeURL
 		}
 	})
 	if err := cfg.Validate(); err != nil {
@@ -87,16 +114,7 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 	return run(ctx, cfg, app, !*noLink, stdout, log)
 }
 
-func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Writer, log *slog.Logger) error {
-	st, err := store.OpenSQLite(ctx, cfg.Data)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			log.Error("close store", "err", err)
-		}
-	}()
+func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Writer, log *slog.Logger) (err error) {
 	key, err := loadOrCreateTokenKey(cfg.Data)
 	if err != nil {
 		return err
@@ -106,25 +124,109 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 	if err != nil {
 		return fmt.Errorf("serve: listen: %w", err)
 	}
+	defer ln.Close()
 	cfg.Listen = ln.Addr().String()
+	var adminLn net.Listener
+	if cfg.Admin.Listen != "" {
+		if adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
+			return fmt.Errorf("serve: admin listen: %w", err)
+		}
+		defer adminLn.Close()
+		cfg.Admin.Listen = adminLn.Addr().String()
+	}
+	id := cluster.NodeID(cfg.Node.ID)
+	if id == "" {
+		if id, err = newNodeID(); err != nil {
+			return err
+		}
+	}
+
+	var (
+		st     store.Store
+		router cluster.Router
+	)
+	if cfg.Redis.URL != "" {
+		opts, err := redis.ParseURL(cfg.Redis.URL)
+		if err != nil {
+			return errors.New("serve: redis.url is not a redis:// or rediss:// URL")
+		}
+		rdb := redis.NewClient(opts)
+		defer rdb.Close()
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = rdb.Ping(pctx).Err()
+		cancel()
+		if err != nil {
+			return fmt.Errorf("serve: redis at %s: %w", opts.Addr, err)
+		}
+		st = cluster.NewRedisStore(rdb, cfg.Redis.Prefix, cfg.Retention.IdleMeetings)
+		if router, err = cluster.NewRedis(cluster.RedisOptions{
+			Client: rdb, Self: id, URL: cfg.NodeURL(), Prefix: cfg.Redis.Prefix,
+			DeadAfter: cfg.Redis.DeadAfter, RoomTTL: placementTTL(cfg), Logger: log,
+		}); err != nil {
+			return err
+		}
+	} else {
+		sq, err := store.OpenSQLite(ctx, cfg.Data)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := sq.Close(); err != nil {
+				log.Error("close store", "err", err)
+			}
+		}()
+		st = sq
+		router = cluster.NewLocal(id, cfg.NodeURL(), placementTTL(cfg), nil)
+	}
 
 	var rtc RTCHandler
 	var media MediaInfo
 	if app.NewRTC != nil {
 		rtc, media, err = app.NewRTC(cfg, token.NewVerifier(apiKeyName, key), log)
 		if err != nil {
-			ln.Close()
 			return fmt.Errorf("serve: media: %w", err)
 		}
+	}
+	local := cluster.Local(cluster.NoMedia{})
+	if l, ok := rtc.(cluster.Local); ok {
+		local = l
+	}
+	local = cluster.WithRemover(local, app.Remover)
+	m := metrics.New()
+	if f, ok := rtc.(metrics.Forwarding); ok {
+		m.SetForwarding(f)
+	}
+	ctrl := cluster.NewController(router, local)
+	beat := &heartbeat{router: router, local: local, metrics: m, log: log, stale: cfg.Redis.DeadAfter}
+	// One heartbeat before serving, so that this node can be placed on at
+	// once and a broken Redis stops the start.
+	if err := beat.beat(ctx); err != nil {
+		if rtc != nil {
+			rtc.Shutdown(context.Background())
+		}
+		return fmt.Errorf("serve: %w", err)
 	}
 	srv, err := NewServer(Options{
 		Config: cfg, Logger: log, Store: st, Issuer: token.NewIssuer(apiKeyName, key), RTC: rtc,
 		Web: app.Web, BundleHash: app.BundleHash, Version: app.Version,
+		Router: router, Metrics: m, Ready: beat.ready,
 	})
 	if err != nil {
-		ln.Close()
 		return err
 	}
+
+	// Background work ends with loops, and run waits for it.
+	loops, stopLoops := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopLoops()
+	wg.Go(func() {
+		if err := router.Serve(loops, ctrl.Handler()); err != nil {
+			log.Error("cluster commands", "err", err)
+		}
+	})
+	wg.Go(func() { beat.loop(loops, cfg.Redis.Heartbeat) })
+
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -132,8 +234,39 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- hs.Serve(ln) }()
+	var adminHS *http.Server
+	if adminLn != nil {
+		db, err := admin.OpenDB(ctx, cfg.Data)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		creds, err := admin.NewCredentials(ctx, db, admin.DefaultArgon2, nil)
+		if err != nil {
+			return err
+		}
+		alog, err := audit.Open(ctx, db, log, nil)
+		if err != nil {
+			return err
+		}
+		asrv, err := admin.NewServer(admin.Options{
+			Credentials: creds, Audit: alog, Powers: ctrl, Logger: log,
+			Metrics: m.Handler(), Ready: beat.ready, SessionTTL: cfg.Admin.SessionTTL,
+		})
+		if err != nil {
+			return err
+		}
+		adminHS = &http.Server{
+			Handler:           asrv.Handler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return ctx },
+		}
+		go func() { serveErr <- adminHS.Serve(adminLn) }()
+	}
 
 	base := cfg.BaseURL()
 	fmt.Fprintf(stdout, "Conclave %s is running at %s\n", app.Version, base)
@@ -143,6 +276,12 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 	if rtc != nil {
 		fmt.Fprintf(stdout, "Media: UDP port %d (all ICE traffic), ICE-TCP port %d, TURN port %d\n", media.UDPPort, media.TCPPort, media.TURNPort)
 	}
+	if cfg.Redis.URL != "" {
+		fmt.Fprintf(stdout, "Cluster node %s at %s\n", id, cfg.NodeURL())
+	}
+	if adminHS != nil {
+		fmt.Fprintf(stdout, "Admin API, metrics and health at http://%s (conclave admin --help)\n", cfg.Admin.Listen)
+	}
 	if printLink {
 		link, err := firstLink(ctx, st, base)
 		if err != nil {
@@ -151,7 +290,7 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 			fmt.Fprintf(stdout, "First meeting link (its #secret part is never sent to the server; share it only with participants):\n  %s\n", link)
 		}
 	}
-	log.Info("serving", "listen", cfg.Listen, "udp_port", media.UDPPort)
+	log.Info("serving", "listen", cfg.Listen, "udp_port", media.UDPPort, "node", id, "cluster", cfg.Redis.URL != "", "admin", cfg.Admin.Listen)
 
 	purge := time.NewTicker(time.Hour)
 	defer purge.Stop()
@@ -159,8 +298,13 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 	for {
 		select {
 		case err := <-serveErr:
+			stopLoops()
 			if rtc != nil {
 				rtc.Shutdown(context.Background())
+			}
+			hs.Close()
+			if adminHS != nil {
+				adminHS.Close()
 			}
 			return fmt.Errorf("serve: %w", err)
 		case <-purge.C:
@@ -170,6 +314,11 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			var errs []error
+			// Leave the cluster first, so that no new meeting is placed here
+			// and this node's meetings go elsewhere at their next join.
+			if err := router.Leave(sctx); err != nil {
+				errs = append(errs, err)
+			}
 			if rtc != nil {
 				// Tell participants first, while their connections are up.
 				errs = append(errs, rtc.Shutdown(sctx))
@@ -177,9 +326,98 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 			if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errs = append(errs, err)
 			}
+			if adminHS != nil {
+				if err := adminHS.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+					errs = append(errs, err)
+				}
+			}
 			return errors.Join(errs...)
 		}
 	}
+}
+
+// heartbeat renews this node's record with its load, places the meetings of
+// dead nodes, and keeps the metrics of both.
+type heartbeat struct {
+	router  cluster.Router
+	local   cluster.Local
+	metrics *metrics.Metrics
+	log     *slog.Logger
+	stale   time.Duration // no success for this long: not ready
+
+	mu     sync.Mutex
+	lastOK time.Time
+}
+
+func (h *heartbeat) beat(ctx context.Context) error {
+	rooms := h.local.Rooms()
+	parts := 0
+	for _, r := range rooms {
+		parts += r.Participants
+	}
+	h.metrics.SetLoad(len(rooms), parts)
+	if err := h.router.Heartbeat(ctx, cluster.Load{Rooms: rooms}); err != nil {
+		h.metrics.HeartbeatFailed()
+		return err
+	}
+	moved, err := h.router.Reap(ctx)
+	h.metrics.RoomsReplaced(moved)
+	if err != nil {
+		return err
+	}
+	nodes, err := h.router.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	draining := false
+	for _, n := range nodes {
+		if n.ID == h.router.Self() {
+			draining = n.Draining
+		}
+	}
+	h.metrics.SetCluster(len(nodes), draining)
+	h.mu.Lock()
+	h.lastOK = time.Now()
+	h.mu.Unlock()
+	return nil
+}
+
+// loop beats every interval until ctx ends.
+func (h *heartbeat) loop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			bctx, cancel := context.WithTimeout(ctx, every)
+			if err := h.beat(bctx); err != nil && ctx.Err() == nil {
+				h.log.Warn("cluster heartbeat", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// ready fails once heartbeats have failed for longer than a node may be
+// silent: the cluster takes this node for dead by then.
+func (h *heartbeat) ready(context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if time.Since(h.lastOK) > h.stale {
+		return errors.New("cluster heartbeat failing")
+	}
+	return nil
+}
+
+// newNodeID draws a random node name.
+func newNodeID() (cluster.NodeID, error) {
+	var b [5]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("node id: %w", err)
+	}
+	return cluster.NodeID("node-" + strings.ToLower(identityEncoding.EncodeToString(b[:]))), nil
 }
 
 // firstLink creates a meeting and formats its link with a fresh secret that

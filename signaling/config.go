@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
 )
 
@@ -32,6 +34,43 @@ type Config struct {
 	TURN      TURNConfig      `yaml:"turn"`
 	Join      JoinConfig      `yaml:"join"`
 	Retention RetentionConfig `yaml:"retention"`
+	Node      NodeConfig      `yaml:"node"`
+	Redis     RedisConfig     `yaml:"redis"`
+	Admin     AdminConfig     `yaml:"admin"`
+}
+
+// NodeConfig names this node within a cluster.
+type NodeConfig struct {
+	// ID names the node in the cluster's registry and the admin API. Empty:
+	// a random ID at each start (a restarted node is a new node).
+	ID string `yaml:"id"`
+	// URL is this node's own base URL, given in join answers to the
+	// participants of meetings placed here. Empty: public_url.
+	URL string `yaml:"url"`
+}
+
+// RedisConfig joins this node to a cluster. Without a URL the node runs
+// alone with SQLite.
+type RedisConfig struct {
+	// URL of the shared Redis, e.g. redis://:PASSWORD@10.0.0.5:6379/0
+	// (rediss:// for TLS). Empty: no cluster.
+	URL string `yaml:"url"`
+	// Prefix starts every key, so that several clusters can share a Redis.
+	Prefix string `yaml:"prefix"`
+	// Heartbeat is how often the node renews its record and checks others.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	// DeadAfter: a node that has not renewed its record for this long is
+	// dead; its meetings are placed on other nodes.
+	DeadAfter time.Duration `yaml:"dead_after"`
+}
+
+// AdminConfig places the admin API.
+type AdminConfig struct {
+	// Listen is the admin API's own address (never the public one), also
+	// serving /metrics, /healthz and /readyz. Empty: no admin API.
+	Listen string `yaml:"listen"`
+	// SessionTTL is how long a password+TOTP login lasts.
+	SessionTTL time.Duration `yaml:"session_ttl"`
 }
 
 // MediaConfig places the SFU's sockets.
@@ -82,6 +121,8 @@ func DefaultConfig() Config {
 			RateInterval: 6 * time.Second,
 		},
 		Retention: RetentionConfig{IdleMeetings: 30 * 24 * time.Hour},
+		Redis:     RedisConfig{Prefix: "conclave:", Heartbeat: time.Second, DeadAfter: 3 * time.Second},
+		Admin:     AdminConfig{SessionTTL: 15 * time.Minute},
 	}
 }
 
@@ -135,7 +176,47 @@ func (c *Config) Validate() error {
 	if c.Retention.IdleMeetings < time.Hour {
 		return errors.New("config: retention.idle_meetings must be at least 1h")
 	}
+	return c.validateCluster()
+}
+
+var nodeIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+func (c *Config) validateCluster() error {
+	if c.Node.ID != "" && !nodeIDPattern.MatchString(c.Node.ID) {
+		return fmt.Errorf("config: node.id %q: use 1-64 of A-Z a-z 0-9 _ . -", c.Node.ID)
+	}
+	if c.Node.URL != "" && !strings.HasPrefix(c.Node.URL, "http://") && !strings.HasPrefix(c.Node.URL, "https://") {
+		return fmt.Errorf("config: node.url %q must start with http:// or https://", c.Node.URL)
+	}
+	if c.Redis.URL != "" {
+		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
+			// The URL may hold a password: never repeat it.
+			return errors.New("config: redis.url is not a redis:// or rediss:// URL")
+		}
+	}
+	if c.Redis.Prefix == "" {
+		return errors.New("config: redis.prefix must not be empty")
+	}
+	if c.Redis.Heartbeat < 100*time.Millisecond || c.Redis.DeadAfter < 2*c.Redis.Heartbeat {
+		return errors.New("config: redis.heartbeat must be at least 100ms and redis.dead_after at least twice that")
+	}
+	if c.Admin.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Admin.Listen); err != nil {
+			return fmt.Errorf("config: admin.listen %q: %w", c.Admin.Listen, err)
+		}
+	}
+	if c.Admin.SessionTTL < time.Minute || c.Admin.SessionTTL > 24*time.Hour {
+		return errors.New("config: admin.session_ttl must be between 1m and 24h")
+	}
 	return nil
+}
+
+// NodeURL is the base URL of this node's own API and /rtc.
+func (c *Config) NodeURL() string {
+	if c.Node.URL != "" {
+		return strings.TrimRight(c.Node.URL, "/")
+	}
+	return c.BaseURL()
 }
 
 // ParseLogLevel maps a level name to slog's.

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"conclave/signaling/cluster"
+	"conclave/signaling/metrics"
 	"conclave/signaling/ratelimit"
 	"conclave/signaling/store"
 	"conclave/signaling/token"
@@ -36,6 +38,12 @@ type Options struct {
 	Version    string
 	Rand       io.Reader        // default crypto/rand.Reader
 	Now        func() time.Time // default time.Now
+	// Router places meetings on nodes; nil: this node alone (cluster.LocalRouter).
+	Router cluster.Router
+	// Metrics counts joins and meetings; nil counts nothing.
+	Metrics *metrics.Metrics
+	// Ready reports whether the node can serve (for /readyz); nil: always.
+	Ready func(ctx context.Context) error
 }
 
 // Server is the HTTP side of `conclave serve`.
@@ -51,6 +59,9 @@ type Server struct {
 	rand       io.Reader
 	now        func() time.Time
 	limiter    *ratelimit.Limiter
+	router     cluster.Router
+	metrics    *metrics.Metrics
+	ready      func(ctx context.Context) error
 }
 
 // maxRateKeys bounds the rate limiter's table.
@@ -68,6 +79,7 @@ func NewServer(o Options) (*Server, error) {
 		cfg: o.Config, log: o.Logger, store: o.Store, issuer: o.Issuer, rtc: o.RTC,
 		web: o.Web, bundleHash: o.BundleHash, version: o.Version, rand: o.Rand, now: o.Now,
 		limiter: ratelimit.New(o.Config.Join.RateBurst, o.Config.Join.RateInterval, maxRateKeys),
+		router:  o.Router, metrics: o.Metrics, ready: o.Ready,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -77,6 +89,16 @@ func NewServer(o Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.router == nil {
+		id := cluster.NodeID(o.Config.Node.ID)
+		if id == "" {
+			id = "local"
+		}
+		s.router = cluster.NewLocal(id, o.Config.NodeURL(), placementTTL(o.Config), s.now)
+	}
+	if s.ready == nil {
+		s.ready = func(context.Context) error { return nil }
 	}
 	return s, nil
 }
@@ -89,6 +111,13 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/version", s.handleVersion)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := s.ready(r.Context()); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "not ready")
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
 	rtc := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "media is not available on this server")
@@ -171,4 +200,11 @@ func (s *Server) PurgeIdle(ctx context.Context) {
 	if n > 0 {
 		s.log.Info("purged idle meetings", "count", n)
 	}
+}
+
+// placementTTL is how long a meeting stays placed on its node after a join
+// while nobody is connected: long enough to connect with the token from
+// /api/join, short enough that an idle meeting is soon placed afresh.
+func placementTTL(cfg Config) time.Duration {
+	return max(2*time.Minute, cfg.Join.TokenTTL)
 }
