@@ -97,7 +97,6 @@ func (p *participant) start(c *conn) error {
 		p.room.announceGone(replaced)
 	}
 	p.mu.Lock()
-	p.conn = c
 	p.state = livekit.ParticipantInfo_JOINED
 	p.mu.Unlock()
 
@@ -122,7 +121,15 @@ func (p *participant) start(c *conn) error {
 		},
 		EnabledPublishCodecs: []*livekit.Codec{{Mime: webrtc.MimeTypeVP8}, {Mime: webrtc.MimeTypeOpus}},
 	}
-	if !c.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Join{Join: join}}) {
+	// The JoinResponse must be the first message: it is queued while p.mu
+	// is held, so room broadcasts to p (which take p.mu) queue after it.
+	p.mu.Lock()
+	ok := c.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Join{Join: join}})
+	if ok {
+		p.conn = c
+	}
+	p.mu.Unlock()
+	if !ok {
 		return errors.New("rtc: connection closed before join")
 	}
 	p.log.Info("rtc: participant joined", "others", len(others))
@@ -146,10 +153,25 @@ func (p *participant) start(c *conn) error {
 
 // resume attaches a new WebSocket after a drop.
 func (p *participant) resume(c *conn) error {
+	reconnect := &livekit.SignalResponse{Message: &livekit.SignalResponse_Reconnect{Reconnect: &livekit.ReconnectResponse{
+		IceServers: p.iceServers(),
+		ClientConfiguration: &livekit.ClientConfiguration{
+			ResumeConnection: livekit.ClientConfigSetting_ENABLED,
+		},
+		ServerInfo: &livekit.ServerInfo{
+			Edition: livekit.ServerInfo_Standard, Version: p.h.cfg.ServerVersion, Protocol: ProtocolVersion,
+		},
+	}}}
 	p.mu.Lock()
 	if p.gone {
 		p.mu.Unlock()
 		return errors.New("rtc: participant already left")
+	}
+	// The ReconnectResponse must be the first message on c (livekit-client
+	// drops anything else while resuming): queue it before c is visible.
+	if !c.send(reconnect) {
+		p.mu.Unlock()
+		return errors.New("rtc: connection closed before resume")
 	}
 	old := p.conn
 	p.conn = c
@@ -161,15 +183,6 @@ func (p *participant) resume(c *conn) error {
 	if old != nil && old != c {
 		old.close(websocket.CloseNormalClosure, "replaced by a resumed connection")
 	}
-	c.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Reconnect{Reconnect: &livekit.ReconnectResponse{
-		IceServers: p.iceServers(),
-		ClientConfiguration: &livekit.ClientConfiguration{
-			ResumeConnection: livekit.ClientConfigSetting_ENABLED,
-		},
-		ServerInfo: &livekit.ServerInfo{
-			Edition: livekit.ServerInfo_Standard, Version: p.h.cfg.ServerVersion, Protocol: ProtocolVersion,
-		},
-	}}})
 	p.log.Info("rtc: participant resumed")
 	// An offer sent on the dead connection may never have been answered;
 	// the subscriber connection restarts ICE if it is not connected.
