@@ -7,7 +7,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -186,4 +186,13 @@ export function versionHash() {
   const r = spawnSync(bin, ['version', '--json'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`conclave version: ${r.stderr}`);
   return JSON.parse(r.stdout).bundle_sha256;
+}
+
+/** Where tests leave screenshots (git-ignored), for the README and for looking at. */
+export const screenshotDir = join(here, '..', '..', 'test-results', 'screenshots');
+
+/** screenshot saves a PNG of the page as test-results/screenshots/<name>.png. */
+export async function screenshot(page, name) {
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`) });
 }

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { joinFromPrejoin, launch, Processes, requireTools, startServer, versionHash, waitFor, watchPage } from './harness.mjs';
+import { joinFromPrejoin, launch, Processes, requireTools, screenshot, startServer, versionHash, waitFor, watchPage } from './harness.mjs';
 
 const procs = new Processes();
 let server;
@@ -22,7 +22,7 @@ after(async () => {
 });
 
 test('home, new meeting, prejoin, meeting, leave', { timeout: 90_000 }, async () => {
-  const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+  const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'], viewport: { width: 1280, height: 720 } });
   const page = await context.newPage();
   const problems = watchPage(page);
   await page.goto(`${server.url}/`);
@@ -46,12 +46,15 @@ test('home, new meeting, prejoin, meeting, leave', { timeout: 90_000 }, async ()
   assert.equal(await page.getByRole('meter', { name: 'Microphone level' }).count(), 1);
   assert.ok((await page.locator('#camera-select option').count()) >= 1);
   assert.equal(await page.locator('#camera-problem').textContent(), '');
+  await page.locator('#display-name').fill('Ada');
+  await screenshot(page, 'prejoin');
 
   await joinFromPrejoin(page, 'Ada');
   await waitFor('my own video in the meeting', async () => ((await page.locator('#stage .tile.camera[data-video="on"]').count()) === 1 ? '' : 'no own video tile'));
   assert.match((await page.locator('#phase').textContent()) ?? '', /Encrypted end to end/);
   // No security code is shown while there is none (interim keying).
   assert.equal(await page.locator('#security-code').isHidden(), true);
+  await screenshot(page, 'meeting-alone');
 
   // Keyboard: M toggles the microphone, V the camera.
   await page.locator('body').press('m');
