@@ -190,8 +190,8 @@ func (b *KeyPackageBundle) SignatureKey() *SignatureKey { return b.sig }
 func (b *KeyPackageBundle) String() string { return "mls.KeyPackageBundle(REDACTED)" }
 
 // defaultCapabilities lists what this implementation supports.
-func defaultCapabilities(cs CipherSuite, cred CredentialType, exts []ExtensionType, props []ProposalType) Capabilities {
-	c := Capabilities{
+func defaultCapabilities(cs CipherSuite, cred CredentialType, exts []ExtensionType, props []ProposalType) capabilitySet {
+	c := capabilitySet{
 		Versions:     []ProtocolVersion{ProtocolVersionMLS10},
 		CipherSuites: []CipherSuite{cs},
 		Credentials:  []CredentialType{cred},

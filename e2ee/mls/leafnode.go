@@ -79,8 +79,8 @@ func cloneExtensions(l extensionList) extensionList {
 	return out
 }
 
-// Capabilities lists what a client supports (RFC 9420, Section 7.2).
-type Capabilities struct {
+// capabilitySet is Capabilities: what a client supports (RFC 9420, Section 7.2).
+type capabilitySet struct {
 	Versions     []ProtocolVersion
 	CipherSuites []CipherSuite
 	Extensions   []ExtensionType
@@ -88,7 +88,7 @@ type Capabilities struct {
 	Credentials  []CredentialType
 }
 
-func (c Capabilities) marshal(w *tls.Writer) {
+func (c capabilitySet) marshal(w *tls.Writer) {
 	writeUint16List(w, c.Versions)
 	writeUint16List(w, c.CipherSuites)
 	writeUint16List(w, c.Extensions)
@@ -96,7 +96,7 @@ func (c Capabilities) marshal(w *tls.Writer) {
 	writeUint16List(w, c.Credentials)
 }
 
-func (c *Capabilities) unmarshal(r *tls.Reader) error {
+func (c *capabilitySet) unmarshal(r *tls.Reader) error {
 	lists := make([][]uint16, 5)
 	for i := range lists {
 		l, err := readUint16List(r)
@@ -126,11 +126,11 @@ func convert[T ~uint16](xs []uint16) []T {
 
 // supportsExtension reports whether t is supported: default types always
 // are (RFC 9420, Section 7.2).
-func (c Capabilities) supportsExtension(t ExtensionType) bool {
+func (c capabilitySet) supportsExtension(t ExtensionType) bool {
 	return t.isDefault() || slices.Contains(c.Extensions, t)
 }
 
-func (c Capabilities) supportsProposal(t ProposalType) bool {
+func (c capabilitySet) supportsProposal(t ProposalType) bool {
 	return t.isDefault() || slices.Contains(c.Proposals, t)
 }
 
@@ -144,7 +144,7 @@ type leafNode struct {
 	encryptionKey []byte
 	signatureKey  []byte
 	credential    Credential
-	capabilities  Capabilities
+	capabilities  capabilitySet
 	source        leafNodeSource
 	lifetime      lifetime // when source == key_package
 	parentHash    []byte   // when source == commit

@@ -101,7 +101,7 @@ func validateLeafNode(s *ciphersuite.Suite, cfg *Config, ln *leafNode, groupID [
 
 // checkRequiredCapabilities checks caps against the group's
 // required_capabilities extension, if any (RFC 9420, Section 11.1).
-func checkRequiredCapabilities(caps *Capabilities, exts extensionList) error {
+func checkRequiredCapabilities(caps *capabilitySet, exts extensionList) error {
 	e, ok := exts.find(ExtensionRequiredCapabilities)
 	if !ok {
 		return nil
