@@ -16,7 +16,7 @@ import (
 
 // newMediaPlane builds the SFU engine (ICE mux, TURN) and the /rtc handler
 // for cfg. It is the only place the signaling and forwarding planes meet.
-func newMediaPlane(cfg signaling.Config, verify *token.Verifier, log *slog.Logger) (signaling.RTCHandler, signaling.MediaInfo, error) {
+func newMediaPlane(cfg signaling.Config, verify *token.Verifier, issue *token.Issuer, log *slog.Logger) (signaling.RTCHandler, signaling.MediaInfo, error) {
 	sc := sfu.DefaultConfig()
 	sc.UDPPort = cfg.Media.UDPPort
 	sc.TCPPort = cfg.Media.TCPPort
@@ -35,7 +35,13 @@ func newMediaPlane(cfg signaling.Config, verify *token.Verifier, log *slog.Logge
 	if err != nil {
 		return nil, signaling.MediaInfo{}, err
 	}
-	h := rtc.NewHandler(rtc.Config{ServerVersion: version.String()}, func(tok string) (*token.Claims, error) {
+	h := rtc.NewHandler(rtc.Config{
+		ServerVersion: version.String(),
+		// Half the token lifetime: a client always holds a token that a
+		// resume will accept.
+		RefreshInterval: cfg.Join.TokenTTL / 2,
+		Refresh:         func(c token.Claims) (string, error) { return issue.Issue(c, cfg.Join.TokenTTL) },
+	}, func(tok string) (*token.Claims, error) {
 		return verify.Verify(tok, time.Now())
 	}, engine, log)
 	info := signaling.MediaInfo{UDPPort: engine.UDPPort(), TCPPort: engine.TCPPort(), TURNPort: engine.TURNPort()}

@@ -38,7 +38,8 @@ type App struct {
 	// If the handler also implements cluster.Local (its rooms, end a room,
 	// remove a participant), the admin API and the node's load use it; if it
 	// implements metrics.Forwarding, its counters are exported.
-	NewRTC func(cfg Config, verify *token.Verifier, log *slog.Logger) (RTCHandler, MediaInfo, error)
+	// The issuer lets it refresh connected participants' tokens.
+	NewRTC func(cfg Config, verify *token.Verifier, issue *token.Issuer, log *slog.Logger) (RTCHandler, MediaInfo, error)
 	// Remover, when set, removes participants from a meeting's membership
 	// before the media plane disconnects them: the E2EE delivery service's
 	// MLS Remove proposal. nil: removal only disconnects from the media room.
@@ -182,7 +183,7 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 	var rtc RTCHandler
 	var media MediaInfo
 	if app.NewRTC != nil {
-		rtc, media, err = app.NewRTC(cfg, token.NewVerifier(apiKeyName, key), log)
+		rtc, media, err = app.NewRTC(cfg, token.NewVerifier(apiKeyName, key), token.NewIssuer(apiKeyName, key), log)
 		if err != nil {
 			return fmt.Errorf("serve: media: %w", err)
 		}

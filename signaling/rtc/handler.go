@@ -29,6 +29,12 @@ type Config struct {
 	// PingInterval and PingTimeout are sent to clients; a connection silent
 	// for PingTimeout is closed.
 	PingInterval, PingTimeout time.Duration
+	// Refresh, when set, mints a fresh token for a connected participant's
+	// claims; it is sent every RefreshInterval (a SignalResponse
+	// refresh_token), so that a client that resumes after its first token
+	// expired still holds a valid one, as livekit-client expects.
+	Refresh         func(c token.Claims) (string, error)
+	RefreshInterval time.Duration
 	// ReconnectGrace is how long a participant whose WebSocket dropped is
 	// kept for a resume (reconnect=1) before it is removed from the room.
 	ReconnectGrace time.Duration
@@ -41,6 +47,9 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.ServerVersion == "" {
 		c.ServerVersion = "1.0.0-conclave"
+	}
+	if c.RefreshInterval <= 0 {
+		c.RefreshInterval = 5 * time.Minute
 	}
 	if c.PingInterval <= 0 {
 		c.PingInterval = 5 * time.Second

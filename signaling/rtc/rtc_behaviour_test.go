@@ -209,6 +209,32 @@ func TestPingPong(t *testing.T) {
 	})
 }
 
+// TestRefreshToken: a connected participant is sent fresh tokens for its own
+// claims, so that a resume after the first token expired still works.
+func TestRefreshToken(t *testing.T) {
+	var s *rtctest.Server
+	s = rtctest.Start(t, rtc.Config{
+		RefreshInterval: 50 * time.Millisecond,
+		Refresh: func(c token.Claims) (string, error) {
+			return s.Issuer.Issue(c, time.Minute)
+		},
+	})
+	a := dial(t, s, "P_alice")
+	rtctest.Eventually(t, 5*time.Second, func() string {
+		if a.RefreshedToken() == "" {
+			return "no refresh_token"
+		}
+		return ""
+	})
+	c, err := s.Verifier.Verify(a.RefreshedToken(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Identity != "P_alice" || c.Room != room {
+		t.Fatalf("refreshed claims %+v", c)
+	}
+}
+
 func TestShutdownTellsParticipants(t *testing.T) {
 	s := rtctest.Start(t, rtc.Config{})
 	a := dial(t, s, "P_alice")

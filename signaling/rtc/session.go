@@ -37,8 +37,39 @@ func (s *session) run(ctx context.Context, reconnect bool, sid string, autoSubsc
 		s.conn.close(websocket.ClosePolicyViolation, err.Error())
 		return
 	}
+	stopRefresh := s.refreshTokens(ctx)
 	s.readLoop(p)
+	stopRefresh()
 	p.detach(s.conn)
+}
+
+// refreshTokens sends a fresh access token for the session's claims every
+// RefreshInterval until the returned stop function is called.
+func (s *session) refreshTokens(ctx context.Context) (stop func()) {
+	if s.h.cfg.Refresh == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.h.cfg.RefreshInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				tok, err := s.h.cfg.Refresh(*s.claims)
+				if err != nil {
+					s.log.Error("rtc: refresh token", "err", err)
+					continue
+				}
+				s.conn.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_RefreshToken{RefreshToken: tok}})
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func (s *session) join(autoSubscribe bool) (*participant, error) {

@@ -49,6 +49,11 @@ func (i *Issuer) Issue(c Claims, ttl time.Duration) (string, error) {
 	if c.Room == "" || c.Identity == "" {
 		return "", errors.New("token: issue: room and identity are required")
 	}
+	// livekit's SetValidFor ignores a non-positive duration and falls back to
+	// hours: refuse it rather than mint a long-lived token by mistake.
+	if ttl <= 0 {
+		return "", errors.New("token: issue: ttl must be positive")
+	}
 	pub, sub := c.CanPublish, c.CanSubscribe
 	at := auth.NewAccessToken(i.apiKey, i.secret).
 		SetIdentity(c.Identity).

@@ -56,8 +56,13 @@ func TestVerifyRejects(t *testing.T) {
 	}
 }
 
-func TestIssueRequiresRoom(t *testing.T) {
+func TestIssueRequiresRoomAndTTL(t *testing.T) {
 	if _, err := NewIssuer("key", secret).Issue(Claims{Identity: "x"}, time.Minute); err == nil {
 		t.Fatal("issued a token without a room")
+	}
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		if _, err := NewIssuer("key", secret).Issue(Claims{Identity: "x", Room: "r"}, ttl); err == nil {
+			t.Fatalf("issued a token with ttl %v", ttl)
+		}
 	}
 }

@@ -37,6 +37,7 @@ type Client struct {
 	pubCands     []webrtc.ICECandidateInit
 	subCands     []webrtc.ICECandidateInit
 	pongs        int
+	refreshed    string
 	closedRead   chan struct{}
 	reconnectRes *livekit.ReconnectResponse
 
@@ -263,6 +264,10 @@ func (c *Client) dispatch(res *livekit.SignalResponse) {
 	case *livekit.SignalResponse_Leave:
 		c.mu.Lock()
 		c.leave = m.Leave
+		c.mu.Unlock()
+	case *livekit.SignalResponse_RefreshToken:
+		c.mu.Lock()
+		c.refreshed = m.RefreshToken
 		c.mu.Unlock()
 	case *livekit.SignalResponse_PongResp, *livekit.SignalResponse_Pong:
 		c.mu.Lock()
@@ -556,6 +561,13 @@ func (c *Client) Leave() *livekit.LeaveRequest {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.leave
+}
+
+// RefreshedToken is the last token the server sent with refresh_token.
+func (c *Client) RefreshedToken() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.refreshed
 }
 
 // Pongs counts pong responses.

@@ -22,6 +22,8 @@ type Server struct {
 	Handler *rtc.Handler
 	Engine  *sfu.Engine
 	Issuer  *token.Issuer
+	// Verifier checks tokens as the handler does.
+	Verifier *token.Verifier
 }
 
 // testSecret keys test tokens only.
@@ -61,7 +63,7 @@ func Start(t testing.TB, cfg rtc.Config) *Server {
 	})
 	return &Server{
 		URL: "ws" + strings.TrimPrefix(srv.URL, "http"), HTTP: srv, Handler: h, Engine: eng,
-		Issuer: token.NewIssuer("rtctest", testSecret),
+		Issuer: token.NewIssuer("rtctest", testSecret), Verifier: ver,
 	}
 }
 
