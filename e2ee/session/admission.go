@@ -1,13 +1,14 @@
 package session
 
 import (
+	"bytes"
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // LinkSecretSize is the length of the decoded link fragment secret
@@ -17,17 +18,14 @@ const LinkSecretSize = 16
 // Labels of the admission derivations (docs/e2ee-protocol.md, "Keys and
 // codes"). Changing one breaks every client of the other version.
 const (
-	admissionInfo  = "Conclave admission v1 "
-	proofLabel     = "Conclave admission proof v1"
-	groupTagLabel  = "Conclave group id v1"
-	groupNonceSize = 16
-	groupTagSize   = 16
-	// GroupIDSize is the length of a Conclave group ID: a random nonce and
-	// a tag over it keyed from the link secret.
-	GroupIDSize = groupNonceSize + groupTagSize
+	admissionInfo = "Conclave admission v1 "
+	proofLabel    = "Conclave admission proof v1"
+	attestLabel   = "Conclave attestation v1"
+	// GroupIDSize is the length of a Conclave group ID (random).
+	GroupIDSize = 32
 )
 
-// ErrAdmission: an admission proof or a group ID tag does not verify.
+// ErrAdmission: an admission proof or attestation does not verify.
 var ErrAdmission = errors.New("session: admission proof does not verify")
 
 // admissionKey is k = HKDF-SHA256(IKM = link secret, salt = "",
@@ -67,23 +65,14 @@ func (k *admissionKey) verifyProof(ref, proof []byte) bool {
 	return hmac.Equal(k.proof(ref), proof)
 }
 
-// newGroupID returns nonce || HMAC-SHA256(k, "Conclave group id v1" ||
-// nonce)[:16]. A joiner that holds the link secret checks the tag of the group
-// a Welcome brings it into: a server that forges a Welcome into a group of its
-// own making cannot produce it. (An addition to docs/e2ee-protocol.md.)
-func (k *admissionKey) newGroupID(rand io.Reader) ([]byte, error) {
-	id := make([]byte, groupNonceSize, GroupIDSize)
-	if _, err := io.ReadFull(rand, id); err != nil {
-		return nil, fmt.Errorf("session: group id nonce: %w", err)
-	}
-	return append(id, k.mac(groupTagLabel, id)[:groupTagSize]...), nil
-}
-
-func (k *admissionKey) verifyGroupID(id []byte) bool {
-	if len(id) != GroupIDSize {
-		return false
-	}
-	return hmac.Equal(k.mac(groupTagLabel, id[:groupNonceSize])[:groupTagSize], id[groupNonceSize:])
+// attestation is HMAC-SHA256(k, "Conclave attestation v1" ||
+// epoch_authenticator || uint32 leaf): a member holding the link secret tells
+// a joiner at leaf that the group it joined is the one the link's holders
+// run. A server forging a Welcome into a group of its own knows that group's
+// epoch authenticator but not k. (An addition to docs/e2ee-protocol.md.)
+func (k *admissionKey) attestation(epochAuthenticator []byte, leaf uint32) []byte {
+	b := binary.BigEndian.AppendUint32(bytes.Clone(epochAuthenticator), leaf)
+	return k.mac(attestLabel, b)
 }
 
 // AdmissionProof computes the proof a joiner holding the link secret sends

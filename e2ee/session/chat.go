@@ -20,6 +20,9 @@ var ErrChat = errors.New("session: invalid chat message")
 type appMessage struct {
 	Type string `json:"type"`
 	Text string `json:"text,omitempty"`
+	// Leaf and MAC are the fields of an attestation (attest.go).
+	Leaf *uint32 `json:"leaf,omitempty"`
+	MAC  []byte  `json:"mac,omitempty"`
 }
 
 // SendChat seals a chat message as an MLS PrivateMessage (RFC 9420,
@@ -30,7 +33,7 @@ func (s *Session) SendChat(text string) (Output, error) {
 	if len(text) > MaxChatLen || !utf8.ValidString(text) {
 		return s.flush(), ErrChat
 	}
-	if s.phase != phaseMember || s.group == nil {
+	if s.phase != phaseMember || s.group == nil || s.unattested {
 		return s.flush(), fmt.Errorf("%w: chat before joining", ErrState)
 	}
 	b, err := json.Marshal(appMessage{Type: "chat", Text: text})
@@ -74,9 +77,20 @@ func (s *Session) onApplication(m inApplication) {
 		return
 	}
 	var am appMessage
-	if err := json.Unmarshal(rec.ApplicationData, &am); err != nil || am.Type != "chat" {
-		// Other application data types may come later; ignore unknown ones.
+	if err := json.Unmarshal(rec.ApplicationData, &am); err != nil {
+		s.reject("application message", fmt.Errorf("%w: not JSON", ErrProtocol))
 		return
+	}
+	switch am.Type {
+	case "chat":
+	case attestRequestType:
+		s.onAttestRequest(rec.Sender.Index)
+		return
+	case attestType:
+		s.onAttestation(am, rec.Epoch)
+		return
+	default:
+		return // other application data types may come later
 	}
 	var from Member
 	for _, mem := range s.Roster() {

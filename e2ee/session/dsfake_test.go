@@ -141,6 +141,9 @@ type fakeDS struct {
 	epoch   uint64
 	seq     uint64
 	pending map[string]*dsJoiner
+	// holdJoinRequests keeps JoinRequests from members (a server answering
+	// a joiner itself).
+	holdJoinRequests bool
 	// seen records every byte the DS handled, for tripwire checks.
 	seen [][]byte
 }
@@ -220,6 +223,9 @@ func (d *fakeDS) receive(c *dsConn, data []byte, now time.Time) {
 		d.pending[hex.EncodeToString(j.ref)] = j
 		if len(m.proof) == 0 {
 			d.to(c, inLobby{state: lobbyWaiting})
+		}
+		if d.holdJoinRequests {
+			return
 		}
 		for _, mem := range d.members(nil) {
 			d.to(mem, inJoinRequest{ref: j.ref, keyPackage: j.kp, proof: j.proof, participant: c.participant})

@@ -103,6 +103,10 @@ func (s *Session) onCommit(msg []byte, now time.Time) {
 		}
 	}
 	s.commitSent = time.Time{}
+	clear(s.addedBy)
+	for _, leaf := range rec.Commit.Added {
+		s.addedBy[leaf] = rec.Sender.Index
+	}
 	if err := s.enterEpoch(now); err != nil {
 		s.reject("enter epoch", err)
 	}
@@ -161,8 +165,11 @@ func (s *Session) enterEpoch(now time.Time) error {
 	s.sender = snd
 	s.code = SecurityCode(g.EpochAuthenticator())
 	s.log.Info("session: epoch", "epoch", g.Epoch(), "members", len(members))
-	s.emit(EpochChanged{Epoch: g.Epoch(), SecurityCode: s.code, Sender: snd})
+	s.emit(EpochChanged{Epoch: g.Epoch(), SecurityCode: s.code, Sender: s.Sender()})
 	s.emit(RosterChanged{Members: s.Roster()})
+	if s.unattested {
+		s.requestAttestation()
+	}
 	s.flushChat()
 	return nil
 }
@@ -319,8 +326,14 @@ func (s *Session) SecurityCode() string {
 func (s *Session) Member() bool { return s.phase == phaseMember && s.group != nil }
 
 // Sender returns the media sender of the current epoch (nil before joining
-// or after removal). Replace it on every EpochChanged.
-func (s *Session) Sender() *sframe.Sender { return s.sender }
+// or after removal, and for a joiner holding the link secret until a member
+// attested the group). Replace it on every EpochChanged.
+func (s *Session) Sender() *sframe.Sender {
+	if s.unattested {
+		return nil
+	}
+	return s.sender
+}
 
 // Receiver returns the media receiver, which holds the current epoch and,
 // for the grace period, the previous ones. It is safe for concurrent use.

@@ -62,8 +62,8 @@ type (
 		groupID   []byte
 		leaf      uint32
 	}
-	outKeyPackage struct{ keyPackage, proof []byte }
-	outCommit     struct{ commit, welcome, groupInfo []byte }
+	outKeyPackage  struct{ keyPackage, proof []byte }
+	outCommit      struct{ commit, welcome, groupInfo []byte }
 	outApplication struct{ message []byte }
 	outRefuse      struct{ ref []byte }
 	outJoined      struct {

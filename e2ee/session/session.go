@@ -90,12 +90,12 @@ type Config struct {
 type phase uint8
 
 const (
-	phaseNew      phase = iota // Start not called
-	phaseHello                 // Hello sent, waiting for the DS's hello
-	phaseJoining               // KeyPackage sent, waiting for a Welcome
-	phaseMember                // in the group
-	phaseRemoved               // removed, or left
-	phaseRefused               // refused from the lobby
+	phaseNew     phase = iota // Start not called
+	phaseHello                // Hello sent, waiting for the DS's hello
+	phaseJoining              // KeyPackage sent, waiting for a Welcome
+	phaseMember               // in the group
+	phaseRemoved              // removed, or left
+	phaseRefused              // refused from the lobby
 )
 
 // admitted is a KeyPackage this client saw in a JoinRequest, with a valid
@@ -105,6 +105,7 @@ type admitted struct {
 	participant string
 	identity    Identity
 	proofOK     bool
+	badProof    bool // a proof was sent and did not verify
 	// queued: this client wants it added (valid proof, or a member
 	// admitted it here).
 	queued bool
@@ -143,6 +144,11 @@ type Session struct {
 	// commitSent is when our commit went to the DS (zero: none in flight).
 	commitSent time.Time
 	chatQueue  [][]byte
+	// unattested: this joiner holds the link secret and has not yet seen
+	// a member prove the group knows it; it sends no media or chat.
+	unattested bool
+	// addedBy maps a leaf added in this epoch to the leaf that committed it.
+	addedBy map[uint32]uint32
 
 	receiver *sframe.MLSReceiver
 	sender   *sframe.Sender
@@ -164,6 +170,7 @@ func New(cfg Config) (*Session, error) {
 		rand:           cfg.Rand,
 		joiners:        map[string]*admitted{},
 		pendingRemoves: map[uint32]bool{},
+		addedBy:        map[uint32]uint32{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -235,8 +242,8 @@ func (s *Session) flush() Output {
 	return o
 }
 
-func (s *Session) emit(e Event)   { s.events = append(s.events, e) }
-func (s *Session) send(m any)     { s.out = append(s.out, m) }
+func (s *Session) emit(e Event) { s.events = append(s.events, e) }
+func (s *Session) send(m any)   { s.out = append(s.out, m) }
 func (s *Session) reject(what string, err error) {
 	s.log.Warn("session: rejected", "what", what, "err", err)
 	s.emit(Rejected{What: what, Err: err})
@@ -336,9 +343,9 @@ func (s *Session) create(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	id, err := s.adm.newGroupID(s.rand)
-	if err != nil {
-		return err
+	id := make([]byte, GroupIDSize)
+	if _, err := io.ReadFull(s.rand, id); err != nil {
+		return fmt.Errorf("session: group id: %w", err)
 	}
 	ext, err := mls.ExternalSendersExtension([][]byte{s.dsKey}, []mls.Credential{mls.BasicCredential(s.dsCred)})
 	if err != nil {
@@ -398,6 +405,7 @@ func (s *Session) onJoinRequest(m inJoinRequest, now time.Time) {
 	}
 	a := &admitted{kp: kp, participant: m.participant, identity: id}
 	a.proofOK = s.adm != nil && len(m.proof) > 0 && s.adm.verifyProof(m.ref, m.proof)
+	a.badProof = len(m.proof) > 0 && !a.proofOK
 	a.queued = a.proofOK
 	s.joiners[key] = a
 	if a.queued {
@@ -465,7 +473,7 @@ func (s *Session) Lobby() []LobbyEntry {
 	var l []LobbyEntry
 	for _, a := range s.joiners {
 		if !a.queued {
-			l = append(l, LobbyEntry{Ref: a.kp.Ref(), Participant: a.participant, Identity: a.identity, BadProof: !a.proofOK})
+			l = append(l, LobbyEntry{Ref: a.kp.Ref(), Participant: a.participant, Identity: a.identity, BadProof: a.badProof})
 		}
 	}
 	slices.SortFunc(l, func(a, b LobbyEntry) int { return bytes.Compare(a.Ref, b.Ref) })
@@ -475,9 +483,9 @@ func (s *Session) Lobby() []LobbyEntry {
 func (s *Session) emitLobby() { s.emit(LobbyChanged{Waiting: s.Lobby()}) }
 
 // onWelcome joins the group a Welcome brings this client into (RFC 9420,
-// Section 12.4.3.1). With the link secret, the group ID must carry the
-// secret's tag: a server forging a Welcome into a group of its own cannot
-// make one.
+// Section 12.4.3.1). A joiner holding the link secret then waits for a
+// member's attestation (attest.go) before it sends anything: a server can
+// forge a Welcome into a group of its own, but not the attestation.
 func (s *Session) onWelcome(m inWelcome, now time.Time) {
 	if s.phase != phaseJoining || s.kp == nil {
 		s.reject("welcome", fmt.Errorf("%w: not waiting for a Welcome", ErrProtocol))
@@ -488,10 +496,6 @@ func (s *Session) onWelcome(m inWelcome, now time.Time) {
 		s.reject("welcome", err)
 		return
 	}
-	if s.adm != nil && !s.adm.verifyGroupID(g.GroupID()) {
-		s.reject("welcome", fmt.Errorf("%w: the group was not created with this link's secret", ErrAdmission))
-		return
-	}
 	if err := s.checkExternalSenders(g); err != nil {
 		s.reject("welcome", err)
 		return
@@ -499,6 +503,7 @@ func (s *Session) onWelcome(m inWelcome, now time.Time) {
 	s.group = g
 	s.kp = nil
 	s.phase = phaseMember
+	s.unattested = s.adm != nil
 	s.send(outJoined{epoch: g.Epoch(), leaf: g.OwnLeaf()})
 	if err := s.enterEpoch(now); err != nil {
 		s.reject("enter epoch", err)
