@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { joinFromPrejoin, launch, Processes, requireTools, screenshot, startServer, versionHash, waitFor, watchPage } from './harness.mjs';
+import { joinFromPrejoin, launch, newMeeting, Processes, requireTools, screenshot, startServer, versionHash, waitFor, watchPage } from './harness.mjs';
 
 const procs = new Processes();
 let server;
@@ -73,6 +73,36 @@ test('home, new meeting, prejoin, meeting, leave', { timeout: 90_000 }, async ()
   await page.locator('#end-title', { hasText: 'You left the meeting' }).waitFor();
   assert.deepEqual(problems, []);
   await context.close();
+});
+
+test('screen share from one page is seen by another', { timeout: 90_000 }, async () => {
+  const meeting = await newMeeting(server.url);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const [alice, bob] = [await context.newPage(), await context.newPage()];
+  const problems = [...watchPage(alice), ...watchPage(bob)];
+  try {
+    for (const [page, name] of [[alice, 'Alice'], [bob, 'Bob']]) {
+      await page.goto(meeting.link);
+      await joinFromPrejoin(page, name);
+    }
+    await alice.getByRole('button', { name: 'Share' }).click();
+    await alice.locator('#toggle-share[aria-pressed="true"]').waitFor();
+    // Bob decodes Alice's screen: a screen tile whose video has a size.
+    await waitFor("Alice's screen on Bob's page", () =>
+      bob.evaluate(() => {
+        const v = document.querySelector('#stage .tile.screen video');
+        return v instanceof HTMLVideoElement && v.videoWidth > 0 ? '' : v === null ? 'no screen tile' : 'screen tile without decoded frames';
+      }),
+      { timeoutMs: 30_000 },
+    );
+    assert.match((await bob.locator('#stage .tile.screen').getAttribute('aria-label')) ?? '', /^Alice: screen$/);
+    await alice.getByRole('button', { name: 'Share' }).click();
+    await alice.locator('#toggle-share[aria-pressed="false"]').waitFor();
+    await waitFor("Alice's screen to leave Bob's page", async () => ((await bob.locator('#stage .tile.screen').count()) === 0 ? '' : 'screen tile still there'));
+    assert.deepEqual(problems, []);
+  } finally {
+    await context.close();
+  }
 });
 
 test('denied camera and microphone: the prejoin says how to allow them', { timeout: 60_000 }, async () => {
