@@ -29,17 +29,27 @@ func TestVP8Assembler(t *testing.T) {
 	if len(a) < 3 {
 		t.Fatalf("frame A in %d packets, want several", len(a))
 	}
+	frameC := buildVideoFrame(nil, 100, 640, 360, Payload{Kind: KindVideo, Keyframe: true})
+	c := packetize(frameC, 100, 10) // a complete frame first: drops count from then on
+	cat := func(parts ...[]*rtp.Packet) []*rtp.Packet {
+		var out []*rtp.Packet
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
 	cases := []struct {
 		name    string
 		pkts    []*rtp.Packet
 		want    [][]byte
 		dropped int
 	}{
-		{"in order", append(append([]*rtp.Packet{}, a...), b...), [][]byte{frameA, frameB}, 0},
-		{"lost middle packet", append(append([]*rtp.Packet{a[0]}, a[2:]...), b...), [][]byte{frameB}, 1},
-		{"lost first packet", append(append([]*rtp.Packet{}, a[1:]...), b...), [][]byte{frameB}, 0},
-		{"lost last packet", append(append([]*rtp.Packet{}, a[:len(a)-1]...), b...), [][]byte{frameB}, 1},
-		{"reordered", append([]*rtp.Packet{a[1], a[0]}, a[2:]...), nil, 1},
+		{"in order", cat(a, b), [][]byte{frameA, frameB}, 0},
+		{"lost middle packet", cat(c, a[:1], a[2:], b), [][]byte{frameC, frameB}, 1},
+		{"lost first packet", cat(c, a[1:], b), [][]byte{frameC, frameB}, 0},
+		{"lost last packet", cat(c, a[:len(a)-1], b), [][]byte{frameC, frameB}, 1},
+		{"reordered", cat(c, a[1:2], a[:1], a[2:]), [][]byte{frameC}, 1},
+		{"partial before the first frame is not a drop", cat(a[:1], a[2:], b), [][]byte{frameB}, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -230,10 +230,10 @@ func start2(ctx context.Context, url, token string, cfg Config, joinStart time.T
 		b.shutdown(err, false)
 		return nil, err
 	}
-	// The bot's life follows ctx from here on.
-	b.wg.Add(1)
+	// The bot's life follows ctx from here on. This watcher is not counted
+	// in b.wg, since shutdown waits for b.wg; it ends when either context
+	// is done, and shutdown always cancels b.ctx.
 	go func() {
-		defer b.wg.Done()
 		select {
 		case <-ctx.Done():
 			b.shutdown(nil, true)

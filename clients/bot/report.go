@@ -78,13 +78,20 @@ type TrackReport struct {
 	Layer string `json:"layer,omitempty"`
 	// LayerFrames counts received video frames per layer (low, medium, high).
 	LayerFrames [3]uint64 `json:"layer_frames,omitempty"`
-	// LayerSwitches counts changes of received layer; StartsOffKeyframe
-	// counts the first frame and switches that were not keyframes (a
-	// decoder could not show those).
-	LayerSwitches     uint64  `json:"layer_switches"`
-	StartsOffKeyframe uint64  `json:"starts_off_keyframe"`
-	FirstFrameMS      float64 `json:"first_frame_ms"` // from subscription
-	LastFrameAgoMS    float64 `json:"last_frame_ago_ms"`
+	// LayerSwitches counts changes of received layer; SwitchesOffKeyframe
+	// counts those that did not happen on a keyframe (a decoder could not
+	// show the new layer until its next keyframe).
+	LayerSwitches       uint64 `json:"layer_switches"`
+	SwitchesOffKeyframe uint64 `json:"switches_off_keyframe"`
+	// FirstFrameKeyframe says whether the first video frame received was a
+	// keyframe; Decodable whether a keyframe has arrived since the start
+	// and the last layer change, i.e. whether a decoder shows the video.
+	FirstFrameKeyframe bool `json:"first_frame_keyframe"`
+	Decodable          bool `json:"decodable"`
+	// PLIsSent counts keyframe requests the bot sent for this track.
+	PLIsSent       uint64  `json:"plis_sent"`
+	FirstFrameMS   float64 `json:"first_frame_ms"` // from subscription
+	LastFrameAgoMS float64 `json:"last_frame_ago_ms"`
 }
 
 // Report returns what the bot measured so far.
@@ -136,21 +143,22 @@ func (b *Bot) Report() Report {
 	for _, rt := range remote {
 		rt.mu.Lock()
 		tr := TrackReport{
-			TrackSID:          rt.sid,
-			ParticipantSID:    rt.participantSID,
-			Participant:       owner[rt.sid],
-			Kind:              rt.kind.String(),
-			PacketsReceived:   rt.packets,
-			FramesReceived:    rt.framesReceived,
-			FramesDecrypted:   rt.framesDecrypted,
-			DecryptFailures:   rt.decryptFailures,
-			FramesLost:        rt.lost,
-			IncompleteFrames:  rt.incomplete,
-			LastSeq:           rt.highest,
-			LatencyP50MS:      ms(rt.latency.quantile(0.50)),
-			LatencyP99MS:      ms(rt.latency.quantile(0.99)),
-			LayerSwitches:     rt.switches,
-			StartsOffKeyframe: rt.switchesOffKey,
+			TrackSID:            rt.sid,
+			ParticipantSID:      rt.participantSID,
+			Participant:         owner[rt.sid],
+			Kind:                rt.kind.String(),
+			PacketsReceived:     rt.packets,
+			FramesReceived:      rt.framesReceived,
+			FramesDecrypted:     rt.framesDecrypted,
+			DecryptFailures:     rt.decryptFailures,
+			FramesLost:          rt.lost,
+			IncompleteFrames:    rt.incomplete,
+			LastSeq:             rt.highest,
+			LatencyP50MS:        ms(rt.latency.quantile(0.50)),
+			LatencyP99MS:        ms(rt.latency.quantile(0.99)),
+			LayerSwitches:       rt.switches,
+			SwitchesOffKeyframe: rt.switchesOffKey,
+			PLIsSent:            rt.plis,
 		}
 		if tr.Participant == "" {
 			tr.Participant = bySID[rt.participantSID]
@@ -158,6 +166,8 @@ func (b *Bot) Report() Report {
 		if rt.kind == KindVideo && rt.haveLayer {
 			tr.Layer = rt.layer.String()
 			tr.LayerFrames = rt.layerFrames
+			tr.FirstFrameKeyframe = rt.firstKey
+			tr.Decodable = !rt.waitingKey
 		}
 		if !rt.firstFrameAt.IsZero() {
 			tr.FirstFrameMS = ms(rt.firstFrameAt.Sub(rt.subscribedAt))

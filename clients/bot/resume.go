@@ -42,10 +42,12 @@ func (b *Bot) resume() error {
 				sig.close()
 				return ErrClosed
 			}
+			old := b.sig
 			b.sig = sig
 			b.resumes++
 			b.lastPong = time.Now()
 			b.mu.Unlock()
+			old.close()
 			b.log.Info("signal connection resumed", "attempt", attempt)
 			b.sendSyncState()
 			if b.pub != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/livekit/protocol/livekit"
+	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
@@ -34,6 +35,10 @@ type remoteTrack struct {
 	layerFrames     [3]uint64
 	switches        uint64
 	switchesOffKey  uint64
+	firstKey        bool // the first video frame was a keyframe
+	waitingKey      bool // no keyframe since the start or the last layer change
+	lastPLI         time.Time
+	plis            uint64
 	firstFrameAt    time.Time
 	lastFrameAt     time.Time
 	latency         histogram
@@ -118,9 +123,13 @@ func (b *Bot) readTrack(tr *webrtc.TrackRemote, rt *remoteTrack) {
 		frame, complete, dropped := asm.push(&pkt)
 		if dropped {
 			rt.countIncomplete()
+			b.requestKeyframe(rt, uint32(tr.SSRC()))
 		}
 		if complete {
 			plain = b.onFrame(rt, frame, plain)
+			if rt.needsKeyframe() {
+				b.requestKeyframe(rt, uint32(tr.SSRC()))
+			}
 		}
 	}
 }
@@ -132,10 +141,15 @@ const maxFrameSize = 1 << 20
 // starts at a packet with S=1 and partition 0, continues with consecutive
 // sequence numbers of the same timestamp, and ends at the marker bit. A gap
 // drops the frame being built.
+//
+// Partial frames before the first complete one are not reported as dropped:
+// a subscription may begin in the middle of a frame (packets that arrive
+// before the subscriber's SRTP session is up are lost to it).
 type vp8Assembler struct {
 	desc    codecs.VP8Packet
 	frame   []byte
 	inFrame bool
+	started bool // a frame has completed
 	ts      uint32
 	lastSeq uint16
 }
@@ -143,6 +157,14 @@ type vp8Assembler struct {
 // push adds one packet. It returns the frame when pkt completes one (valid
 // until the next push), and dropped when a partial frame was abandoned.
 func (a *vp8Assembler) push(pkt *rtp.Packet) (frame []byte, complete, dropped bool) {
+	frame, complete, dropped = a.push1(pkt)
+	if complete {
+		a.started = true
+	}
+	return frame, complete, dropped && a.started
+}
+
+func (a *vp8Assembler) push1(pkt *rtp.Packet) (frame []byte, complete, dropped bool) {
 	payload, err := a.desc.Unmarshal(pkt.Payload)
 	if err != nil {
 		dropped = a.inFrame
@@ -170,6 +192,36 @@ func (a *vp8Assembler) push(pkt *rtp.Packet) (frame []byte, complete, dropped bo
 		return a.frame, true, dropped
 	}
 	return nil, false, dropped
+}
+
+// minPLIInterval rate-limits the keyframe requests of one received track.
+const minPLIInterval = 200 * time.Millisecond
+
+// needsKeyframe reports whether the track's decoder would be stuck: video
+// whose first frame, or first frame of a new layer, was not a keyframe and no
+// keyframe followed.
+func (rt *remoteTrack) needsKeyframe() bool {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.kind == KindVideo && rt.waitingKey
+}
+
+// requestKeyframe sends a Picture Loss Indication (RFC 4585 Section 6.3.1)
+// for a received video track, as a browser's decoder does when it lost a
+// frame and cannot go on decoding.
+func (b *Bot) requestKeyframe(rt *remoteTrack, ssrc uint32) {
+	rt.mu.Lock()
+	now := time.Now()
+	if now.Sub(rt.lastPLI) < minPLIInterval {
+		rt.mu.Unlock()
+		return
+	}
+	rt.lastPLI = now
+	rt.plis++
+	rt.mu.Unlock()
+	if err := b.subC.pc.WriteRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: ssrc}}); err != nil {
+		b.log.Debug("PLI not sent", "err", err)
+	}
 }
 
 func (rt *remoteTrack) countIncomplete() {
@@ -219,15 +271,23 @@ func (b *Bot) onFrame(rt *remoteTrack, wire, plain []byte) []byte {
 		// The keyframe flag is inside the authenticated payload; the clear
 		// VP8 header must agree with it.
 		key := p.Keyframe && isVP8Keyframe(out)
-		if !rt.haveLayer || p.Layer != rt.layer {
-			if rt.haveLayer {
-				rt.switches++
-			}
+		switch {
+		case !rt.haveLayer:
+			// A decoder cannot start on a delta frame: it waits for a
+			// keyframe (and asks for one, see readTrack).
+			rt.firstKey = key
+			rt.waitingKey = !key
+		case p.Layer != rt.layer:
+			rt.switches++
 			if !key {
-				// A decoder cannot start on, or switch to, a delta frame.
+				// Nor can it switch resolution on a delta frame.
 				rt.switchesOffKey++
+				rt.waitingKey = true
 			}
-			rt.haveLayer, rt.layer = true, p.Layer
+		}
+		rt.haveLayer, rt.layer = true, p.Layer
+		if key {
+			rt.waitingKey = false
 		}
 		rt.layerFrames[p.Layer]++
 	}

@@ -220,9 +220,9 @@ func describe(r bot.Report) string {
 	fmt.Fprintf(&sb, "%s: sent %d, decrypted %d, failures %d, lost %d, incomplete %d", r.Identity,
 		r.FramesSent, r.FramesDecrypted, r.DecryptFailures, r.FramesLost, r.IncompleteFrames)
 	for _, tr := range r.Tracks {
-		fmt.Fprintf(&sb, "\n  %s %s from %s: decrypted %d lost %d incomplete %d layer %s %v switches %d off-key %d",
+		fmt.Fprintf(&sb, "\n  %s %s from %s: decrypted %d lost %d incomplete %d layer %s %v switches %d off-key %d first-key %v decodable %v PLIs %d",
 			tr.Kind, tr.TrackSID, tr.Participant, tr.FramesDecrypted, tr.FramesLost, tr.IncompleteFrames,
-			tr.Layer, tr.LayerFrames, tr.LayerSwitches, tr.StartsOffKeyframe)
+			tr.Layer, tr.LayerFrames, tr.LayerSwitches, tr.SwitchesOffKeyframe, tr.FirstFrameKeyframe, tr.Decodable, tr.PLIsSent)
 	}
 	return sb.String()
 }

@@ -1,6 +1,7 @@
 package itest
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -59,8 +60,9 @@ func TestThreeBots(t *testing.T) {
 							kind, identity(o), tr.DecryptFailures, tr.FramesLost, tr.IncompleteFrames)
 					}
 				}
-				if v := ts["video"]; v.StartsOffKeyframe != 0 {
-					t.Errorf("video from %s started or switched layers on a delta frame %d times", identity(o), v.StartsOffKeyframe)
+				if v := ts["video"]; v.SwitchesOffKeyframe != 0 || !v.Decodable {
+					t.Errorf("video from %s: %d layer switches on a delta frame, decodable %v; want 0 and true",
+						identity(o), v.SwitchesOffKeyframe, v.Decodable)
 				}
 			}
 			if t.Failed() {
@@ -133,5 +135,33 @@ func TestThreeBots(t *testing.T) {
 		if err := leaver.Err(); err != nil {
 			t.Errorf("leaving bot ended with %v", err)
 		}
+	})
+}
+
+// TestContextEndsBot checks that cancelling the context a bot was started
+// with makes it leave: its goroutines end and the others see it go.
+func TestContextEndsBot(t *testing.T) {
+	s := startServer(t)
+	link := s.newMeeting()
+	stay := s.join(link, s.config("stay"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := s.config("cancelled")
+	b, err := bot.Join(ctx, link, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	id := identity(b)
+	waitFor(t, 10*time.Second, "the other bot to see it", func() bool { return len(stay.Participants()) == 1 })
+	cancel()
+	select {
+	case <-b.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("bot still running 5s after its context was cancelled")
+	}
+	waitFor(t, time.Second, "the other bot to see it leave", func() bool {
+		_, left := stay.LeftAt(id)
+		return left
 	})
 }

@@ -48,8 +48,8 @@ func TestSimulcastLayers(t *testing.T) {
 		if v.LayerSwitches == 0 {
 			t.Errorf("no layer switch recorded: %+v", v)
 		}
-		if v.StartsOffKeyframe != 0 {
-			t.Errorf("%d layer starts or switches on a delta frame, want 0", v.StartsOffKeyframe)
+		if v.SwitchesOffKeyframe != 0 || !v.Decodable {
+			t.Errorf("%d layer switches on a delta frame, decodable %v; want 0 and true", v.SwitchesOffKeyframe, v.Decodable)
 		}
 		if v.FramesLost != 0 || v.DecryptFailures != 0 || v.IncompleteFrames != 0 {
 			t.Errorf("lost %d, decrypt failures %d, incomplete %d frames across the switch, want none",
