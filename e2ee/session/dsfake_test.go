@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/e2ee/dsproto"
 	"conclave/e2ee/mls"
 )
 
@@ -17,98 +18,61 @@ import (
 // it with a simulated clock. Adversarial tests reach into it to send what a
 // malicious server would.
 
-// encodeIn encodes a DS -> client message (the DS's half of wire.go).
+// encodeIn encodes a DS -> client message.
 func encodeIn(m any) []byte {
-	b := []byte{wireVersion, 0}
+	var d dsproto.Message
 	switch m := m.(type) {
 	case inHello:
-		b[1] = tDSHello
-		b = appendOpaque(b, m.dsKey)
-		b = appendOpaque(b, m.dsCredential)
-		b = append(b, m.role)
-		b = appendU64(b, m.epoch)
-		b = appendOpaque(b, m.groupID)
+		d = &dsproto.ServerHello{SignatureKey: m.dsKey, Credential: m.dsCredential, Role: m.role, Epoch: m.epoch, GroupID: m.groupID}
 	case inJoinRequest:
-		b[1] = tJoinRequest
-		b = appendOpaque(b, m.ref)
-		b = appendOpaque(b, m.keyPackage)
-		b = appendOpaque(b, m.proof)
-		b = appendOpaque(b, []byte(m.participant))
+		d = &dsproto.JoinRequest{Ref: m.ref, KeyPackage: m.keyPackage, Proof: m.proof, Participant: []byte(m.participant)}
 	case inHandshake:
-		b[1] = tHandshake
-		b = appendU64(b, m.seq)
-		b = appendOpaque(b, m.message)
+		d = &dsproto.Handshake{Seq: m.seq, Message: m.message}
 	case inCommitResult:
-		b[1] = tCommitResult
-		ok := byte(0)
-		if m.ok {
-			ok = 1
-		}
-		b = append(b, ok)
-		b = appendU64(b, m.epoch)
+		d = &dsproto.CommitResult{OK: m.ok, Epoch: m.epoch}
 	case inWelcome:
-		b[1] = tMLSWelcome
-		b = appendOpaque(b, m.welcome)
+		d = &dsproto.MLSWelcome{Welcome: m.welcome}
 	case inApplication:
-		b[1] = tDSApplication
-		b = appendOpaque(b, m.message)
-		b = appendOpaque(b, []byte(m.participant))
+		d = &dsproto.RelayedApplication{Message: m.message, Participant: []byte(m.participant)}
 	case inLobby:
-		b[1] = tLobby
-		b = append(b, m.state)
-		b = appendOpaque(b, []byte(m.reason))
+		d = &dsproto.Lobby{State: m.state, Reason: []byte(m.reason)}
 	case inLobbyGone:
-		b[1] = tLobbyGone
-		b = appendOpaque(b, m.ref)
+		d = &dsproto.LobbyGone{Ref: m.ref}
 	case inError:
-		b[1] = tError
-		b = binaryAppendU16(b, m.code)
-		b = appendOpaque(b, []byte(m.text))
+		d = &dsproto.Error{Code: m.code, Text: []byte(m.text)}
 	default:
 		panic(fmt.Sprintf("encodeIn %T", m))
+	}
+	b, err := dsproto.Marshal(d)
+	if err != nil {
+		panic(err)
 	}
 	return b
 }
 
-func binaryAppendU16(b []byte, v uint16) []byte { return append(b, byte(v>>8), byte(v)) }
-
 // decodeOut decodes a client -> DS message.
 func decodeOut(data []byte) (any, error) {
-	if len(data) < 2 || data[0] != wireVersion {
-		return nil, fmt.Errorf("bad header")
+	d, err := dsproto.Unmarshal(data)
+	if err != nil {
+		return nil, err
 	}
-	f := &fields{r: reader{b: data[2:]}}
-	var m any
-	switch data[1] {
-	case tHello:
-		h := outHello{haveEpoch: f.u64(), groupID: f.opaque()}
-		if h.haveEpoch > 0 && f.err == nil {
-			h.leaf, f.err = f.r.uint32()
-		}
-		m = h
-	case tKeyPackage:
-		m = outKeyPackage{keyPackage: f.opaque(), proof: f.opaque()}
-	case tCommit:
-		m = outCommit{commit: f.opaque(), welcome: f.opaque(), groupInfo: f.opaque()}
-	case tApplication:
-		m = outApplication{message: f.opaque()}
-	case tRefuse:
-		m = outRefuse{ref: f.opaque()}
-	case tJoined:
-		j := outJoined{epoch: f.u64()}
-		if f.err == nil {
-			j.leaf, f.err = f.r.uint32()
-		}
-		m = j
-	case tGroupCreated:
-		m = outGroupCreated{groupID: f.opaque(), epoch: f.u64()}
-	default:
-		return nil, fmt.Errorf("type %d", data[1])
+	switch d := d.(type) {
+	case *dsproto.Hello:
+		return outHello{haveEpoch: d.HaveEpoch, groupID: d.GroupID, leaf: d.Leaf}, nil
+	case *dsproto.KeyPackage:
+		return outKeyPackage{keyPackage: d.KeyPackage, proof: d.Proof}, nil
+	case *dsproto.Commit:
+		return outCommit{commit: d.Commit, welcome: d.Welcome, groupInfo: d.GroupInfo}, nil
+	case *dsproto.Application:
+		return outApplication{message: d.Message}, nil
+	case *dsproto.Refuse:
+		return outRefuse{ref: d.Ref}, nil
+	case *dsproto.Joined:
+		return outJoined{epoch: d.Epoch, leaf: d.Leaf}, nil
+	case *dsproto.GroupCreated:
+		return outGroupCreated{groupID: d.GroupID, epoch: d.Epoch}, nil
 	}
-	if f.err != nil || len(f.r.b) != 0 {
-		return nil, fmt.Errorf("type %d: %v, %d trailing", data[1], f.err, len(f.r.b))
-	}
-	return m, nil
+	return nil, fmt.Errorf("%v from a client", d.Type())
 }
 
 const fakeLeaveGrace = 5 * time.Second
@@ -187,7 +151,7 @@ func (d *fakeDS) hello(c *dsConn, h outHello) {
 	case h.haveEpoch > 0 && bytes.Equal(h.groupID, d.groupID):
 		role = roleResume
 		c.joined, c.leaf = true, h.leaf
-	case d.groupID == nil && (d.creator == nil || d.creator.gone):
+	case d.groupID == nil && (d.creator == nil || d.creator.gone) && !d.knocked():
 		role = roleCreate
 		d.creator = c
 	}
@@ -218,6 +182,9 @@ func (d *fakeDS) receive(c *dsConn, data []byte, now time.Time) {
 		if err != nil {
 			d.to(c, inError{code: 1, text: "bad key package"})
 			return
+		}
+		if d.creator == c {
+			d.creator = nil // a knocker declines to create
 		}
 		j := &dsJoiner{conn: c, ref: kp.Ref(), kp: m.keyPackage, proof: m.proof}
 		d.pending[hex.EncodeToString(j.ref)] = j
@@ -258,12 +225,6 @@ func (d *fakeDS) receive(c *dsConn, data []byte, now time.Time) {
 				}
 			}
 		}
-		// Removals not yet done are proposed again in the new epoch.
-		for _, g := range d.conns {
-			if g.joined && g.gone && g.removed {
-				g.removed = false
-			}
-		}
 	case outApplication:
 		for _, mem := range d.members(c) {
 			d.to(mem, inApplication{message: m.message, participant: c.participant})
@@ -279,6 +240,10 @@ func (d *fakeDS) receive(c *dsConn, data []byte, now time.Time) {
 		}
 	}
 }
+
+// knocked: a waiting knocker declined to create; a later connection is
+// designated (the real DS re-designates; the fake designates the next).
+func (d *fakeDS) knocked() bool { return false }
 
 func (d *fakeDS) sortedPending() []*dsJoiner {
 	var js []*dsJoiner
@@ -301,9 +266,8 @@ func (d *fakeDS) disconnect(c *dsConn, now time.Time) {
 	}
 }
 
-// tick proposes removals of members gone longer than the grace period. The
-// fake cannot read commits, so it proposes again each epoch until the member
-// is out of every live client's roster (checked by the network).
+// tick proposes, once, the removal of members gone longer than the grace
+// period, as the real DS does.
 func (d *fakeDS) tick(now time.Time, stillMember func(leaf uint32) bool) {
 	for _, c := range d.conns {
 		if !c.joined || !c.gone || c.removed || now.Sub(c.goneAt) < fakeLeaveGrace {

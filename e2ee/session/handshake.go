@@ -102,6 +102,7 @@ func (s *Session) onCommit(msg []byte, now time.Time) {
 			return
 		}
 	}
+	s.carryRemoves(before, rec.Commit)
 	s.commitSent = time.Time{}
 	clear(s.addedBy)
 	for _, leaf := range rec.Commit.Added {
@@ -109,6 +110,28 @@ func (s *Session) onCommit(msg []byte, now time.Time) {
 	}
 	if err := s.enterEpoch(now); err != nil {
 		s.reject("enter epoch", err)
+	}
+}
+
+// carryRemoves keeps the DS's Removes the commit did not apply.
+func (s *Session) carryRemoves(before []byte, c *mls.CommitSummary) {
+	var old []mls.Member
+	if len(s.pendingRemoves) > 0 || len(s.carried) > 0 {
+		if g, err := mls.LoadGroup(before, s.mlsConfig()); err == nil {
+			old = g.Members()
+		}
+	}
+	for leaf := range s.pendingRemoves {
+		if i := slices.IndexFunc(old, func(m mls.Member) bool { return m.Leaf == leaf }); i >= 0 {
+			s.carried[leaf] = old[i].SignatureKey
+		}
+	}
+	now := s.group.Members()
+	for leaf, key := range s.carried {
+		i := slices.IndexFunc(now, func(m mls.Member) bool { return m.Leaf == leaf })
+		if slices.Contains(c.Removed, leaf) || i < 0 || !bytes.Equal(now[i].SignatureKey, key) {
+			delete(s.carried, leaf)
+		}
 	}
 }
 
@@ -149,6 +172,9 @@ func (s *Session) enterEpoch(now time.Time) error {
 		}
 	}
 	s.workSince = time.Time{}
+	if len(s.carried) > 0 {
+		s.workSince = now
+	}
 	for _, a := range s.joiners {
 		if a.queued {
 			s.workSince = now
@@ -200,11 +226,11 @@ func (s *Session) noteWork(now time.Time) {
 func (s *Session) rank() int {
 	r := 0
 	own := s.group.OwnLeaf()
-	if s.pendingRemoves[own] {
+	if s.pendingRemoves[own] || s.carried[own] != nil {
 		return -1
 	}
 	for _, m := range s.group.Members() {
-		if m.Leaf < own && !s.pendingRemoves[m.Leaf] {
+		if m.Leaf < own && !s.pendingRemoves[m.Leaf] && s.carried[m.Leaf] == nil {
 			r++
 		}
 	}
@@ -267,11 +293,18 @@ func (s *Session) commit(now time.Time) {
 		}
 	}
 	slices.SortFunc(adds, func(a, b *mls.KeyPackage) int { return bytes.Compare(a.Ref(), b.Ref()) })
-	if len(adds) == 0 && len(s.pendingRemoves) == 0 {
+	var removes []uint32
+	for leaf := range s.carried {
+		if !s.pendingRemoves[leaf] && leaf != s.group.OwnLeaf() {
+			removes = append(removes, leaf)
+		}
+	}
+	slices.Sort(removes)
+	if len(adds) == 0 && len(s.pendingRemoves) == 0 && len(removes) == 0 {
 		s.workSince = time.Time{}
 		return
 	}
-	res, err := s.group.Commit(mls.CommitOptions{Add: adds})
+	res, err := s.group.Commit(mls.CommitOptions{Add: adds, Remove: removes})
 	if err != nil {
 		// A KeyPackage the group cannot take (expired, duplicate): drop
 		// the Adds and let the Removes through next time.
@@ -279,6 +312,7 @@ func (s *Session) commit(now time.Time) {
 		for _, a := range s.joiners {
 			a.queued, a.mine = false, false
 		}
+		clear(s.carried)
 		s.workSince = now
 		if len(s.pendingRemoves) == 0 {
 			s.workSince = time.Time{}

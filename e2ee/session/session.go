@@ -30,9 +30,6 @@ var (
 	ErrProtocol = errors.New("session: protocol violation by the delivery service")
 	// ErrUnknownJoiner: Admit or Refuse named no waiting joiner.
 	ErrUnknownJoiner = errors.New("session: no such joiner in the lobby")
-	// ErrNoSecret: the DS asked this client to create the group, but it has
-	// no link secret (a knocking joiner cannot open a meeting).
-	ErrNoSecret = errors.New("session: cannot create a meeting without the link secret")
 )
 
 // Timing holds the protocol's delays (docs/e2ee-protocol.md, "Client
@@ -139,6 +136,11 @@ type Session struct {
 	// in the current epoch; lastPolicyRemove carries one out of the policy.
 	pendingRemoves   map[uint32]bool
 	lastPolicyRemove *uint32
+	// carried are DS Removes of earlier epochs that a commit missed (it was
+	// made before the proposal arrived): leaf -> the member's signature
+	// key, so a reused leaf is never removed by mistake. The next commit
+	// removes them explicitly.
+	carried map[uint32][]byte
 	// workSince is when committing work appeared in this epoch (zero: none).
 	workSince time.Time
 	// commitSent is when our commit went to the DS (zero: none in flight).
@@ -171,6 +173,7 @@ func New(cfg Config) (*Session, error) {
 		joiners:        map[string]*admitted{},
 		pendingRemoves: map[uint32]bool{},
 		addedBy:        map[uint32]uint32{},
+		carried:        map[uint32][]byte{},
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -298,6 +301,16 @@ func (s *Session) onHello(m inHello, now time.Time) error {
 	s.dsKey, s.dsCred = bytes.Clone(m.dsKey), bytes.Clone(m.dsCredential)
 	switch m.role {
 	case roleCreate:
+		if s.adm == nil {
+			// A knocker cannot open the meeting (joiners with the link
+			// could not trust its group): it declines by knocking, and
+			// the DS asks someone else.
+			if s.phase == phaseJoining {
+				return nil
+			}
+			return s.publishKeyPackage()
+		}
+		s.kp = nil
 		return s.create(now)
 	case roleJoin:
 		if s.phase == phaseMember && s.group != nil {
@@ -335,10 +348,6 @@ func (s *Session) newKeyPackage() (*mls.KeyPackageBundle, error) {
 // create makes the group: its ID carries the link secret's tag, and the
 // DS is its only external sender (RFC 9420, Section 12.1.8.1).
 func (s *Session) create(now time.Time) error {
-	if s.adm == nil {
-		s.reject("create the group", ErrNoSecret)
-		return nil
-	}
 	kp, err := s.newKeyPackage()
 	if err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"conclave/e2ee/dsproto"
 	"conclave/e2ee/mls"
 	"conclave/e2ee/sframe"
 )
@@ -297,7 +298,7 @@ func TestDepartedMemberLocksOut(t *testing.T) {
 	}
 	var got []ChatReceived
 	for _, m := range n.ds.seen {
-		if len(m) < 2 || m[1] != tDSApplication && m[1] != tApplication && m[1] != tHandshake {
+		if len(m) < 2 || m[1] != byte(dsproto.TypeRelayedApplication) && m[1] != byte(dsproto.TypeHandshake) {
 			continue
 		}
 		o, _ := ghost.Handle(m, n.now) // everything the DS ever relayed
@@ -534,15 +535,21 @@ func TestSaveRestoreResume(t *testing.T) {
 	}
 }
 
-// A knocker told to create the group refuses: without the secret it cannot
-// make a group that joiners with the link would accept.
+// A knocker asked to create the group declines by knocking; the next joiner
+// with the secret creates it and finds the knocker in the lobby.
 func TestKnockerDoesNotCreate(t *testing.T) {
 	n := newNetwork(t)
 	k := n.join("k", nil)
 	n.run()
-	if k.s.Member() || len(k.rejected) != 1 || !errors.Is(k.rejected[0].Err, ErrNoSecret) {
-		t.Fatalf("member=%v rejected=%v", k.s.Member(), k.rejected)
+	if k.s.Member() || k.s.phase != phaseJoining {
+		t.Fatalf("knocker: member=%v phase=%d", k.s.Member(), k.s.phase)
 	}
+	a := n.join("a", n.secret)
+	n.run()
+	if !a.s.Member() || len(a.lobby) != 1 || a.lobby[0].Identity.DisplayName != "k" {
+		t.Fatalf("creator: member=%v lobby=%+v", a.s.Member(), a.lobby)
+	}
+	noRejections(t, k, a)
 }
 
 // After the grace period, the previous epoch's media keys are gone.
@@ -560,4 +567,54 @@ func TestEpochGrace(t *testing.T) {
 	if _, err := cs[1].s.Receiver().Decrypt(nil, nil, old2); !errors.Is(err, sframe.ErrUnknownKey) {
 		t.Fatalf("previous epoch's frame after the grace period: %v", err)
 	}
+}
+
+// A commit made before the DS's Remove proposal arrived does not include it;
+// the members carry the removal into the next commit.
+func TestRemoveMissedByCommitIsCarried(t *testing.T) {
+	n := newNetwork(t)
+	cs := n.meeting("a", "b", "c")
+	gone := cs[2]
+	committer := cs[0]
+	if committer.s.rank() != 0 {
+		committer = cs[1]
+	}
+	if gone == committer {
+		gone = cs[1]
+	}
+	// A joiner is queued; the committer's commit is made but not yet sent.
+	j := n.join("j", n.secret)
+	n.run()
+	n.now = n.now.Add(DefaultBatchDelay)
+	commitOut := committer.s.Tick(n.now)
+	if len(commitOut.Send) != 1 {
+		t.Fatalf("committer sent %d messages", len(commitOut.Send))
+	}
+	// Meanwhile the DS proposes removing a departed member.
+	n.ds.disconnect(gone.conn, n.now)
+	n.ds.broadcast(mustExternalRemove(t, n.ds, gone.s.group.OwnLeaf()))
+	n.run()
+	n.deliver(committer, commitOut)
+	var rest []*client
+	for _, c := range cs {
+		if c != gone {
+			rest = append(rest, c)
+		}
+	}
+	n.settle(10*time.Second, converged(append(rest, j)...))
+	noRejections(t, append(rest, j)...)
+}
+
+func mustExternalRemove(t *testing.T, d *fakeDS, leaf uint32) []byte {
+	t.Helper()
+	p, err := mls.ExternalRemove(d.groupID, d.epoch, 0, d.key, leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range d.conns {
+		if c.leaf == leaf {
+			c.removed = true
+		}
+	}
+	return p
 }

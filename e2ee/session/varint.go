@@ -81,3 +81,31 @@ func (r *reader) opaque(max int) ([]byte, error) {
 	r.b = r.b[n:]
 	return v, nil
 }
+
+// fields decodes a sequence of fields, keeping the first error.
+type fields struct {
+	r   reader
+	err error
+}
+
+func (f *fields) opaque() []byte {
+	if f.err != nil {
+		return nil
+	}
+	v, err := f.r.opaque(maxStateVector)
+	f.err = err
+	return v
+}
+
+func (f *fields) u8() uint8 {
+	if f.err != nil {
+		return 0
+	}
+	v, err := f.r.uint8()
+	f.err = err
+	return v
+}
+
+// maxStateVector bounds a vector in saved state (a group of 1000 members
+// saves well under this).
+const maxStateVector = 64 << 20
