@@ -157,7 +157,9 @@ func (r *room) helloLocked(c *conn, h *dsproto.Hello) {
 		Epoch: r.epoch, GroupID: r.groupID,
 	}
 	m := r.members[c.identity]
-	if m != nil && m.conn == nil && h.HaveEpoch > 0 && r.groupID != nil && bytes.Equal(h.GroupID, r.groupID) &&
+	// A Hello with a group ID holds state, even at epoch 0 (the creator
+	// alone, whose leaf is 0: dsproto leaves the leaf out at epoch 0).
+	if m != nil && m.conn == nil && len(h.GroupID) > 0 && r.groupID != nil && bytes.Equal(h.GroupID, r.groupID) &&
 		h.Leaf == m.leaf && h.HaveEpoch >= r.floorEpoch && h.HaveEpoch <= r.epoch {
 		if m.grace != nil {
 			m.grace.Stop()
