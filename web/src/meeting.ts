@@ -18,7 +18,7 @@ import {
   RoomEvent,
   Track,
 } from 'livekit-client';
-import { ApiError, join } from './api';
+import { ApiError, join, type JoinGrant } from './api';
 import { cameraResolution, problemMessage } from './devices';
 import { announce, h, icon, type IconName, isTyping, replace } from './dom';
 import { copyText } from './home';
@@ -61,9 +61,13 @@ function controlButton(id: string, label: string, shortcut: string, iconOn: Icon
   const el = h('button', { class: 'ctl', type: 'button', id, 'aria-keyshortcuts': shortcut, 'aria-pressed': 'false' });
   const text = h('span', { class: 'ctl-label' }, label);
   el.addEventListener('click', onClick);
+  let shown = '';
   return {
     el,
     set(on, enabled = true) {
+      const state = `${on}/${enabled}`;
+      if (state === shown) return;
+      shown = state;
       el.setAttribute('aria-pressed', String(on));
       el.classList.toggle('off', !on);
       el.disabled = !enabled;
@@ -107,7 +111,7 @@ export async function runMeeting(
     onEnd({ title, detail });
   };
 
-  let grant;
+  let grant: JoinGrant;
   replace(root, h('main', { class: 'meeting', id: 'main' }, h('header', { class: 'topbar' }, h('span', { class: 'brand' }, icon('lock'), 'Conclave'), phase), securing));
   try {
     grant = await join(choice.room, choice.name, abort.signal);
@@ -216,7 +220,7 @@ export async function runMeeting(
     shareBtn.set(lp.isScreenShareEnabled, secured && navigator.mediaDevices?.getDisplayMedia !== undefined);
     layoutBtn.set(stage.getLayout() === 'speaker');
     peopleBtn.set(!panel.hidden);
-    const n = room.numParticipants > 0 ? room.numParticipants : 1 + room.remoteParticipants.size;
+    const n = 1 + room.remoteParticipants.size;
     count.textContent = `${n} ${n === 1 ? 'person' : 'people'}`;
     myQuality.dataset['quality'] = lp.connectionQuality;
     myQuality.setAttribute('aria-label', `Your ${qualityLabel[lp.connectionQuality].toLowerCase()}`);

@@ -21,6 +21,10 @@ const keyReadyTimeoutMs = 10_000;
 
 export function interimSecurity(choice: JoinChoice): MeetingSecurity {
   const e2ee = createConclaveE2EE(workerURL);
+  // The interim key depends only on the link, so it goes to the worker at
+  // once: frames that arrive as soon as the room connects find it in place.
+  const keyed = e2ee.setInterimKey(choice.secret, choice.room);
+  keyed.catch(() => undefined); // reported by start()
   const listeners = new Set<() => void>();
   let phase: SecurityInfo['phase'] = 'securing';
   let stats: FrameStats | undefined;
@@ -48,7 +52,7 @@ export function interimSecurity(choice: JoinChoice): MeetingSecurity {
     worker: e2ee.roomOptions.worker,
     async start(_room, signal) {
       try {
-        await e2ee.setInterimKey(choice.secret, choice.room);
+        await keyed;
         // Keys are in place once the worker reports the KID it sends under.
         const deadline = performance.now() + keyReadyTimeoutMs;
         while ((await poll()) === '') {
