@@ -46,10 +46,14 @@ test('home, new meeting, prejoin, meeting, leave', { timeout: 90_000 }, async ()
   assert.equal(await page.getByRole('meter', { name: 'Microphone level' }).count(), 1);
   assert.ok((await page.locator('#camera-select option').count()) >= 1);
   assert.equal(await page.locator('#camera-problem').textContent(), '');
-  await page.locator('#display-name').fill('Ada');
+  await page.locator('#display-name').fill('Ada Lovelace');
   await screenshot(page, 'prejoin');
 
-  await joinFromPrejoin(page, 'Ada');
+  // Names are text, never markup.
+  const name = 'Ada <img src=x onerror=alert(1)>';
+  await joinFromPrejoin(page, name);
+  assert.equal(await page.locator('#stage .tile.camera .tile-name').textContent(), `${name} (you)`);
+  assert.equal(await page.locator('#stage img, #people-list img').count(), 0);
   await waitFor('my own video in the meeting', async () => ((await page.locator('#stage .tile.camera[data-video="on"]').count()) === 1 ? '' : 'no own video tile'));
   assert.match((await page.locator('#phase').textContent()) ?? '', /Encrypted end to end/);
   // No security code is shown while there is none (interim keying).
