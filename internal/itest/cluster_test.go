@@ -1,0 +1,318 @@
+package itest
+
+// The cluster test runs three `conclave serve` processes (this test binary,
+// re-executed through TestClusterNodeProcess) on one redis-server, with bots
+// in three meetings spread over them, kills one node with SIGKILL, and
+// measures how long its bots take to be back in their meeting, on another
+// node, receiving each other's media and decrypting it. The other meetings
+// must not notice.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"conclave/clients/bot"
+	"conclave/sfu"
+	"conclave/signaling"
+	"conclave/signaling/cluster/redistest"
+	"conclave/signaling/rtc"
+	"conclave/signaling/token"
+)
+
+// TestClusterNodeProcess is not a test of its own: it is the body of the
+// node processes TestClusterFailover starts (the helper-process pattern of
+// os/exec's tests). Run directly it returns at once.
+func TestClusterNodeProcess(t *testing.T) {
+	if os.Getenv("CONCLAVE_ITEST_NODE") == "" {
+		return
+	}
+	var args []string
+	if err := json.Unmarshal([]byte(os.Getenv("CONCLAVE_ITEST_NODE")), &args); err != nil {
+		fmt.Fprintln(os.Stderr, "bad CONCLAVE_ITEST_NODE:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	err := signaling.Command(ctx, signaling.App{Version: "itest", NewRTC: loopbackMedia}, args, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// loopbackMedia is the media plane of a test node: SFU on loopback, no TURN.
+func loopbackMedia(cfg signaling.Config, verify *token.Verifier, _ *token.Issuer, log *slog.Logger) (signaling.RTCHandler, signaling.MediaInfo, error) {
+	scfg := sfu.DefaultConfig()
+	scfg.ListenIP = "127.0.0.1"
+	scfg.IncludeLoopback = true
+	scfg.UDPPort = 0
+	scfg.TCPPort = -1
+	scfg.TURN.Enabled = false
+	engine, err := sfu.NewEngine(scfg, log)
+	if err != nil {
+		return nil, signaling.MediaInfo{}, err
+	}
+	h := rtc.NewHandler(rtc.Config{}, func(tok string) (*token.Claims, error) {
+		return verify.Verify(tok, time.Now())
+	}, engine, log)
+	return &testMedia{Handler: h, engine: engine}, signaling.MediaInfo{UDPPort: engine.UDPPort()}, nil
+}
+
+type testMedia struct {
+	*rtc.Handler
+	engine *sfu.Engine
+}
+
+func (m *testMedia) Shutdown(ctx context.Context) error {
+	err := m.Handler.Shutdown(ctx)
+	m.engine.Close()
+	return err
+}
+
+type clusterNode struct {
+	id, url string
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	stderr  *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+var runningAt = regexp.MustCompile(`is running at (http://\S+)`)
+
+func startClusterNode(t *testing.T, id, redisURL, tokenKey string) *clusterNode {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "token.key"), []byte(tokenKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "conclave.yaml")
+	if err := os.WriteFile(cfgFile, []byte("join:\n  rate_burst: 1000\n  rate_interval: 1ms\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args, _ := json.Marshal([]string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--data", dir, "--redis", redisURL,
+		"--node-id", id, "--udp-port", "0", "--tcp-port", "-1", "--no-turn", "--no-link"})
+	cmd := exec.Command(os.Args[0], "-test.run=^TestClusterNodeProcess$")
+	cmd.Env = append(os.Environ(), "CONCLAVE_ITEST_NODE="+string(args))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &clusterNode{id: id, cmd: cmd, exited: make(chan struct{}), stderr: &lockedBuffer{}}
+	cmd.Stderr = n.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := runningAt.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+	}()
+	go func() { cmd.Wait(); close(n.exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-n.exited
+	})
+	select {
+	case n.url = <-urls:
+	case <-n.exited:
+		t.Fatalf("node %s exited: %s", id, n.stderr.String())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("node %s did not start: %s", id, n.stderr.String())
+	}
+	return n
+}
+
+// joinAnswerURL asks base which node runs room.
+func joinAnswerURL(t *testing.T, base, room string) string {
+	t.Helper()
+	b, _ := json.Marshal(map[string]string{"room": room, "name": "probe", "kind": "bot"})
+	resp, err := http.Post(base+"/api/join", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var a struct{ URL string }
+	if resp.StatusCode != 200 || json.Unmarshal(body, &a) != nil {
+		t.Fatalf("join probe: %d %s", resp.StatusCode, body)
+	}
+	return a.URL
+}
+
+func TestClusterFailover(t *testing.T) {
+	srv := redistest.Start(t)
+	const key = "6974657374206f6e6c793a20636c75737465722d7769646520746f6b656e206b"
+	nodes := []*clusterNode{
+		startClusterNode(t, "n1", srv.URL(), key),
+		startClusterNode(t, "n2", srv.URL(), key),
+		startClusterNode(t, "n3", srv.URL(), key),
+	}
+	byWS := map[string]*clusterNode{}
+	for _, n := range nodes {
+		byWS["ws://"+strings.TrimPrefix(n.url, "http://")] = n
+	}
+	api, err := bot.NewAPI(bot.WithSettingEngine(bot.LoopbackSettings()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(name string) bot.Config {
+		return bot.Config{Name: name, API: api, Logger: testLogger(t).With("bot", name), ConnectTimeout: 15 * time.Second, ResumeAttempts: 2}
+	}
+	// Three meetings, created through n1 and joined through it: placement
+	// puts one on each node.
+	front := &server{t: t, base: nodes[0].url}
+	type meeting struct {
+		link, room string
+		node       *clusterNode
+		bots       []*bot.Bot
+	}
+	var meetings []*meeting
+	for i := range 3 {
+		m := &meeting{link: front.newMeeting()}
+		m.room = strings.SplitN(strings.TrimPrefix(m.link, nodes[0].url+"/m/"), "#", 2)[0]
+		for j := range 2 {
+			b, err := bot.Join(context.Background(), m.link, cfg(fmt.Sprintf("m%d-b%d", i, j)))
+			if err != nil {
+				t.Fatalf("meeting %d bot %d: %v", i, j, err)
+			}
+			t.Cleanup(b.Close)
+			m.bots = append(m.bots, b)
+		}
+		m.node = byWS[joinAnswerURL(t, nodes[1].url, m.room)]
+		meetings = append(meetings, m)
+	}
+	seen := map[*clusterNode]bool{}
+	for _, m := range meetings {
+		seen[m.node] = true
+	}
+	if len(seen) != 3 {
+		t.Fatal("the three meetings were not spread over the three nodes")
+	}
+	inMedia := func(bs []*bot.Bot, audio, video uint64) func() bool {
+		return func() bool {
+			for _, b := range bs {
+				for _, o := range bs {
+					if b != o && !receivedFrom(b.Report(), identity(o), audio, video) {
+						return false
+					}
+				}
+			}
+			return true
+		}
+	}
+	var all []*bot.Bot
+	for _, m := range meetings {
+		all = append(all, m.bots...)
+	}
+	for _, m := range meetings {
+		waitFor(t, 20*time.Second, "decrypted media in meeting on "+m.node.id, inMedia(m.bots, 50, 30), all...)
+	}
+
+	// n3's process dies.
+	var victim *meeting
+	for _, m := range meetings {
+		if m.node.id == "n3" {
+			victim = m
+		}
+	}
+	before := map[*bot.Bot]uint64{}
+	for _, b := range all {
+		before[b] = b.Report().FramesDecrypted
+	}
+	killed := time.Now()
+	if err := victim.node.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-victim.node.exited
+
+	// Its bots lose the node; like the web app, they join again through the
+	// link, and keep trying while /api/join still names the dead node.
+	for _, b := range victim.bots {
+		select {
+		case <-b.Done():
+		case <-time.After(20 * time.Second):
+			t.Fatal("a bot of the dead node did not notice")
+		}
+	}
+	noticed := time.Since(killed)
+	var back []*bot.Bot
+	for j := range victim.bots {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			b, err := bot.Join(context.Background(), victim.link, cfg(fmt.Sprintf("rejoin-b%d", j)))
+			if err == nil {
+				t.Cleanup(b.Close)
+				back = append(back, b)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("rejoin after the node died: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor(t, 20*time.Second, "decrypted media after rejoining", inMedia(back, 25, 15), back...)
+	recovered := time.Since(killed)
+	newNode := byWS[joinAnswerURL(t, nodes[0].url, victim.room)]
+	if newNode == nil || newNode.id == "n3" {
+		t.Fatalf("meeting still placed on the dead node")
+	}
+	t.Logf("SIGKILL of n3: bots noticed after %v; back in their meeting on %s with decrypted audio and video after %v (heartbeat 1s, dead_after 3s)",
+		noticed.Round(10*time.Millisecond), newNode.id, recovered.Round(10*time.Millisecond))
+
+	// Nothing else was disturbed: the other meetings' bots never dropped and
+	// kept decrypting, without failures.
+	for _, m := range meetings {
+		if m == victim {
+			continue
+		}
+		for _, b := range m.bots {
+			select {
+			case <-b.Done():
+				t.Fatalf("bot %s on %s dropped: %v", identity(b), m.node.id, b.Err())
+			default:
+			}
+			r := b.Report()
+			if r.FramesDecrypted <= before[b] || r.DecryptFailures != 0 {
+				t.Fatalf("bot %s on %s: decrypted %d -> %d, %d failures", identity(b), m.node.id, before[b], r.FramesDecrypted, r.DecryptFailures)
+			}
+		}
+	}
+}
