@@ -144,6 +144,38 @@ test('no camera: the prejoin says so and keeps the microphone', { timeout: 60_00
   }
 });
 
+test('switching the camera during the call', { timeout: 60_000 }, async () => {
+  const twoCameras = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream=device-count=2']);
+  try {
+    const meeting = await newMeeting(server.url);
+    const page = await twoCameras.newPage();
+    const problems = watchPage(page);
+    await page.goto(meeting.link);
+    await joinFromPrejoin(page, 'Grace');
+    const cameraLabel = () =>
+      page.evaluate(() => {
+        const v = document.querySelector('#stage .tile.camera video');
+        const s = v instanceof HTMLVideoElement ? v.srcObject : null;
+        return s instanceof MediaStream ? (s.getVideoTracks()[0]?.label ?? '') : '';
+      });
+    await waitFor('my camera in the meeting', async () => ((await cameraLabel()) !== '' ? '' : 'no local camera track'));
+    const before = await cameraLabel();
+    await page.locator('body').press('?');
+    const select = page.getByLabel('Camera', { exact: true });
+    await waitFor('two cameras listed', async () => ((await select.locator('option').count()) === 2 ? '' : 'not two cameras'));
+    const other = await select.locator('option').evaluateAll((opts, cur) => opts.find((o) => o.textContent !== cur)?.getAttribute('value') ?? '', before);
+    await select.selectOption(other);
+    await waitFor('the other camera to be used', async () => {
+      const now = await cameraLabel();
+      return now !== '' && now !== before ? '' : `still ${now}`;
+    });
+    await page.keyboard.press('Escape');
+    assert.deepEqual(problems, []);
+  } finally {
+    await twoCameras.close();
+  }
+});
+
 test('join by pasting a link; a bad link is explained', { timeout: 30_000 }, async () => {
   const page = await browser.newPage();
   const problems = watchPage(page);
