@@ -385,8 +385,6 @@ export async function runMeeting(
   if (ended || room.state !== ConnectionState.Connected) return;
   secured = true;
   announce('The meeting is secured.');
-  // The prejoin's button is gone: give keyboard users a place to start.
-  if (document.activeElement === null || document.activeElement === document.body) micBtn.el.focus();
   for (const t of pendingTracks.splice(0)) {
     try {
       await lp.publishTrack(t, { source: t.kind === Track.Kind.Audio ? Track.Source.Microphone : Track.Source.Camera });
@@ -396,7 +394,9 @@ export async function runMeeting(
     }
   }
   if (choice.devices.audiooutput !== undefined) void stage.setSpeaker(choice.devices.audiooutput).catch(() => undefined);
-  render();
+  paint();
+  // The prejoin's button is gone: give keyboard users a place to start.
+  if (document.activeElement === null || document.activeElement === document.body) micBtn.el.focus();
 }
 
 function endReason(reason: DisconnectReason | undefined): [string, string] {
