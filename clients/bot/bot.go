@@ -120,6 +120,8 @@ type Bot struct {
 	participants map[string]*livekit.ParticipantInfo // by SID, others only
 	seen         map[string]struct{}                 // identities ever seen
 	left         map[string]time.Time                // identity -> when seen leaving
+	sidIdentity  map[string]string                   // participant SID -> identity, ever seen
+	trackOwner   map[string]string                   // track SID -> identity, ever seen
 	remote       []*remoteTrack
 	midTrack     map[string]string
 	published    map[string]chan publishResult // by cid
@@ -221,6 +223,8 @@ func start2(ctx context.Context, url, token string, cfg Config, joinStart time.T
 		participants: make(map[string]*livekit.ParticipantInfo),
 		seen:         make(map[string]struct{}),
 		left:         make(map[string]time.Time),
+		sidIdentity:  make(map[string]string),
+		trackOwner:   make(map[string]string),
 		midTrack:     make(map[string]string),
 		published:    make(map[string]chan publishResult),
 	}

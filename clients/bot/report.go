@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -27,6 +28,7 @@ type Report struct {
 	FramesReceived   uint64  `json:"frames_received"`
 	FramesDecrypted  uint64  `json:"frames_decrypted"`
 	DecryptFailures  uint64  `json:"decrypt_failures"`
+	DuplicateFrames  uint64  `json:"duplicate_frames"`
 	FramesLost       uint64  `json:"frames_lost"`
 	IncompleteFrames uint64  `json:"incomplete_frames"`
 	LossRatio        float64 `json:"loss_ratio"`
@@ -69,6 +71,7 @@ type TrackReport struct {
 	FramesReceived   uint64  `json:"frames_received"`
 	FramesDecrypted  uint64  `json:"frames_decrypted"`
 	DecryptFailures  uint64  `json:"decrypt_failures"`
+	DuplicateFrames  uint64  `json:"duplicate_frames"`
 	FramesLost       uint64  `json:"frames_lost"`
 	IncompleteFrames uint64  `json:"incomplete_frames"`
 	LastSeq          uint32  `json:"last_seq"`
@@ -127,16 +130,8 @@ func (b *Bot) Report() Report {
 	r.Participants = len(b.participants)
 	r.Resumes = b.resumes
 	r.SignalRTTMS = ms(b.rtt)
-	owner := make(map[string]string) // track SID -> identity
-	for _, p := range b.participants {
-		for _, t := range p.Tracks {
-			owner[t.Sid] = p.Identity
-		}
-	}
-	bySID := make(map[string]string) // participant SID -> identity
-	for _, p := range b.participants {
-		bySID[p.Sid] = p.Identity
-	}
+	owner := maps.Clone(b.trackOwner)
+	bySID := maps.Clone(b.sidIdentity)
 	remote := slices.Clone(b.remote)
 	b.mu.Unlock()
 
@@ -180,6 +175,7 @@ func (b *Bot) Report() Report {
 		r.FramesReceived += tr.FramesReceived
 		r.FramesDecrypted += tr.FramesDecrypted
 		r.DecryptFailures += tr.DecryptFailures
+		r.DuplicateFrames += tr.DuplicateFrames
 		r.FramesLost += tr.FramesLost
 		r.IncompleteFrames += tr.IncompleteFrames
 		r.Tracks = append(r.Tracks, tr)

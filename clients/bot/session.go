@@ -491,6 +491,12 @@ func (b *Bot) updateParticipants(ps []*livekit.ParticipantInfo) {
 		}
 		b.participants[p.Sid] = p
 		b.seen[p.Identity] = struct{}{}
+		// Kept after the participant leaves, so that reports name the
+		// owner of every track received. Bounded by the room's history.
+		b.sidIdentity[p.Sid] = p.Identity
+		for _, t := range p.Tracks {
+			b.trackOwner[t.Sid] = p.Identity
+		}
 		delete(b.left, p.Identity)
 	}
 }

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"errors"
 	"strings"
 	"sync"
 	"time"
@@ -10,6 +11,8 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/rtp/codecs"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/e2ee/sframe"
 )
 
 // remoteTrack is what a bot knows and measures about one track it receives.
@@ -26,6 +29,7 @@ type remoteTrack struct {
 	framesReceived  uint64
 	framesDecrypted uint64
 	decryptFailures uint64
+	duplicates      uint64
 	incomplete      uint64
 	lost            uint64
 	haveSeq         bool
@@ -250,7 +254,13 @@ func (b *Bot) onFrame(rt *remoteTrack, wire, plain []byte) []byte {
 	defer rt.mu.Unlock()
 	rt.framesReceived++
 	if err != nil {
-		rt.decryptFailures++
+		if errors.Is(err, sframe.ErrReplay) {
+			// A frame seen before (a network duplicate), refused by the
+			// replay window of RFC 9605 Section 4.4.4: not a failure.
+			rt.duplicates++
+		} else {
+			rt.decryptFailures++
+		}
 		return plain
 	}
 	rt.framesDecrypted++

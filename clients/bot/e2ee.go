@@ -1,0 +1,471 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"conclave/e2ee/dsproto"
+	"conclave/e2ee/session"
+	"conclave/e2ee/sframe"
+)
+
+// Errors of the E2EE client.
+var (
+	// ErrNotKeyed: a frame was sealed before the bot joined the MLS group
+	// (or after it was removed); the frame is dropped, never sent in clear.
+	ErrNotKeyed = errors.New("bot: not a member of the meeting's MLS group")
+	// ErrE2EEClosed: the /e2ee connection ended.
+	ErrE2EEClosed = errors.New("bot: e2ee connection closed")
+)
+
+// E2EEConfig says how a bot takes part in the meeting's MLS group.
+type E2EEConfig struct {
+	// RoomID is the link's room ID; Secret its fragment secret, nil to knock
+	// and wait in the lobby.
+	RoomID string
+	Secret []byte
+	// Participant is the access token's identity; Name the display name.
+	Participant, Name string
+	// AdmitAll admits every joiner that waits in the lobby (for tests and
+	// load tests; a person would look at the name first).
+	AdmitAll bool
+	Dialer   *websocket.Dialer
+	Logger   *slog.Logger
+	// Timing overrides the session's delays (zero: defaults).
+	Timing session.Timing
+}
+
+// ChatMessage is a chat message the bot received.
+type ChatMessage struct {
+	From  string // display name from the sender's MLS credential
+	Text  string
+	Epoch uint64
+	At    time.Time
+}
+
+// E2EE is a bot's member of the meeting's MLS group over the /e2ee delivery
+// service (docs/e2ee-protocol.md). It keys SFrame from MLS (RFC 9605,
+// Section 5.2) and is the bot's FrameCipher and KeyStatus. It owns two
+// goroutines (reader, timer), which end when Close is called or the
+// connection drops.
+type E2EE struct {
+	log    *slog.Logger
+	ws     *websocket.Conn
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	done   chan struct{}
+	cfg    E2EEConfig
+
+	wmu sync.Mutex // serialises writes
+
+	mu        sync.Mutex // guards s and the fields below
+	s         *session.Session
+	err       error
+	chats     []ChatMessage
+	rejected  []session.Rejected
+	lobby     []session.LobbyEntry
+	roster    []session.Member
+	epochAt   map[uint64]time.Time
+	joined    chan struct{}
+	requested time.Time
+	wake      chan struct{}
+
+	receiver   *sframe.MLSReceiver // the session's; safe for concurrent use
+	sender     atomic.Pointer[sframe.Sender]
+	epoch      atomic.Uint64
+	code       atomic.Value // string
+	firstOpen  atomic.Int64 // unix nanos of the first decrypted frame
+	firstSeal  sync.Map     // epoch -> unix nanos of the first frame sealed in it
+	openFailed atomic.Uint64
+}
+
+var (
+	_ FrameCipher = (*E2EE)(nil)
+	_ KeyStatus   = (*E2EE)(nil)
+)
+
+// e2eeURL builds ws(s)://HOST/e2ee?access_token=TOKEN from the signal URL.
+func e2eeURL(signal, token string) (string, error) {
+	u, err := url.Parse(signal)
+	if err != nil {
+		return "", fmt.Errorf("bot: e2ee url: %w", err)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/e2ee"
+	q := url.Values{}
+	q.Set("access_token", token)
+	u.RawQuery = q.Encode()
+	return u.String(), nil
+}
+
+// DialE2EE connects to the delivery service of the server at signalURL
+// (ws://HOST:PORT) with the access token and starts the session. It returns
+// at once; WaitJoined waits for the group.
+func DialE2EE(ctx context.Context, signalURL, token string, cfg E2EEConfig) (*E2EE, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s, err := session.New(session.Config{
+		Identity:   session.Identity{Participant: cfg.Participant, DisplayName: cfg.Name, Kind: session.KindBot},
+		RoomID:     cfg.RoomID,
+		LinkSecret: cfg.Secret,
+		Timing:     cfg.Timing,
+		Logger:     log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bot: e2ee session: %w", err)
+	}
+	u, err := e2eeURL(signalURL, token)
+	if err != nil {
+		return nil, err
+	}
+	dialer := cfg.Dialer
+	if dialer == nil {
+		dialer = websocket.DefaultDialer
+	}
+	ws, resp, err := dialer.DialContext(ctx, u, nil)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("bot: dial /e2ee: %w", err)
+	}
+	ws.SetReadLimit(dsproto.MaxMessageSize + 1)
+	e := &E2EE{
+		log: log, ws: ws, cfg: cfg, s: s, done: make(chan struct{}), receiver: s.Receiver(),
+		epochAt: map[uint64]time.Time{}, joined: make(chan struct{}), wake: make(chan struct{}, 1),
+	}
+	e.code.Store("")
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	e.cancel = cancel
+	e.mu.Lock()
+	out := s.Start(time.Now())
+	e.mu.Unlock()
+	if err := e.apply(out); err != nil {
+		cancel()
+		ws.Close()
+		return nil, err
+	}
+	e.wg.Add(2)
+	go e.readLoop(lctx)
+	go e.timerLoop(lctx)
+	go func() { e.wg.Wait(); close(e.done) }()
+	return e, nil
+}
+
+// readLoop feeds the delivery service's messages to the session.
+func (e *E2EE) readLoop(ctx context.Context) {
+	defer e.wg.Done()
+	defer e.cancel()
+	for {
+		typ, data, err := e.ws.ReadMessage()
+		if err != nil {
+			e.fail(fmt.Errorf("%w: %w", ErrE2EEClosed, err))
+			return
+		}
+		if typ != websocket.BinaryMessage {
+			continue
+		}
+		e.mu.Lock()
+		out, herr := e.s.Handle(data, time.Now())
+		e.mu.Unlock()
+		if err := e.apply(out); err != nil {
+			e.fail(err)
+			return
+		}
+		if herr != nil {
+			e.log.Warn("bot: e2ee message refused", "err", herr)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// timerLoop calls Tick at the session's deadline, and at least every
+// 500 ms so that old media keys are erased on time.
+func (e *E2EE) timerLoop(ctx context.Context) {
+	defer e.wg.Done()
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			e.ws.Close()
+			return
+		case <-e.wake:
+		case <-t.C:
+			e.mu.Lock()
+			out := e.s.Tick(time.Now())
+			e.mu.Unlock()
+			if err := e.apply(out); err != nil {
+				e.fail(err)
+				return
+			}
+		}
+		e.mu.Lock()
+		d := e.s.Deadline()
+		e.mu.Unlock()
+		wait := 500 * time.Millisecond
+		if !d.IsZero() {
+			wait = min(wait, max(time.Until(d), time.Millisecond))
+		}
+		if !t.Stop() {
+			select {
+			case <-t.C:
+			default:
+			}
+		}
+		t.Reset(wait)
+	}
+}
+
+func (e *E2EE) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (e *E2EE) fail(err error) {
+	e.mu.Lock()
+	if e.err == nil {
+		e.err = err
+	}
+	e.mu.Unlock()
+	e.cancel()
+}
+
+// apply sends the session's messages and records its events.
+func (e *E2EE) apply(out session.Output) error {
+	e.wmu.Lock()
+	for _, b := range out.Send {
+		if err := e.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
+			e.wmu.Unlock()
+			return fmt.Errorf("%w: %w", ErrE2EEClosed, err)
+		}
+	}
+	e.wmu.Unlock()
+	now := time.Now()
+	var admit [][]byte
+	e.mu.Lock()
+	for _, ev := range out.Events {
+		switch ev := ev.(type) {
+		case session.EpochChanged:
+			e.epochAt[ev.Epoch] = now
+			e.sender.Store(ev.Sender)
+			e.epoch.Store(ev.Epoch)
+			e.code.Store(ev.SecurityCode)
+			if ev.Sender != nil {
+				select {
+				case <-e.joined:
+				default:
+					close(e.joined)
+				}
+			}
+			e.log.Info("bot: epoch", "epoch", ev.Epoch)
+		case session.RosterChanged:
+			e.roster = ev.Members
+		case session.LobbyChanged:
+			e.lobby = ev.Waiting
+			if e.cfg.AdmitAll {
+				for _, w := range ev.Waiting {
+					admit = append(admit, w.Ref)
+				}
+			}
+		case session.ChatReceived:
+			e.chats = append(e.chats, ChatMessage{From: ev.From.Identity.DisplayName, Text: ev.Text, Epoch: ev.Epoch, At: now})
+		case session.Rejected:
+			e.rejected = append(e.rejected, ev)
+			e.log.Warn("bot: e2ee rejected", "what", ev.What, "err", ev.Err)
+		case session.LobbyStatus:
+			if ev.Waiting && e.requested.IsZero() {
+				e.requested = now
+			}
+		case session.Removed:
+			e.sender.Store(nil)
+		case session.ServerError:
+			e.log.Warn("bot: e2ee server error", "code", ev.Code, "text", ev.Text)
+		}
+	}
+	e.mu.Unlock()
+	for _, ref := range admit {
+		e.mu.Lock()
+		o, err := e.s.Admit(ref, time.Now())
+		e.mu.Unlock()
+		if err == nil {
+			if err := e.apply(o); err != nil {
+				return err
+			}
+		}
+	}
+	if len(admit) > 0 {
+		e.poke()
+	}
+	return nil
+}
+
+// WaitJoined waits until the bot is a member able to send.
+func (e *E2EE) WaitJoined(ctx context.Context) error {
+	select {
+	case <-e.joined:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bot: waiting for the MLS group: %w", ctx.Err())
+	case <-e.done:
+		return e.Err()
+	}
+}
+
+// Err is why the connection ended, or nil.
+func (e *E2EE) Err() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+// Close ends the connection and waits for the goroutines.
+func (e *E2EE) Close() {
+	e.cancel()
+	e.ws.Close()
+	<-e.done
+}
+
+// Done is closed when the connection's goroutines have ended.
+func (e *E2EE) Done() <-chan struct{} { return e.done }
+
+// SendChat sends an end-to-end encrypted chat message.
+func (e *E2EE) SendChat(text string) error {
+	e.mu.Lock()
+	out, err := e.s.SendChat(text)
+	e.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("bot: chat: %w", err)
+	}
+	return e.apply(out)
+}
+
+// Admit admits a lobby joiner by its KeyPackageRef.
+func (e *E2EE) Admit(ref []byte) error {
+	e.mu.Lock()
+	out, err := e.s.Admit(ref, time.Now())
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	e.poke()
+	return e.apply(out)
+}
+
+// Chats returns the chat messages received so far.
+func (e *E2EE) Chats() []ChatMessage {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]ChatMessage(nil), e.chats...)
+}
+
+// Rejections returns what the session refused (server attacks, bad
+// messages).
+func (e *E2EE) Rejections() []session.Rejected {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]session.Rejected(nil), e.rejected...)
+}
+
+// Lobby returns the joiners waiting for admission.
+func (e *E2EE) Lobby() []session.LobbyEntry {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]session.LobbyEntry(nil), e.lobby...)
+}
+
+// Roster returns the MLS roster.
+func (e *E2EE) Roster() []session.Member {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]session.Member(nil), e.roster...)
+}
+
+// EpochNumber returns the current epoch.
+func (e *E2EE) EpochNumber() uint64 { return e.epoch.Load() }
+
+// Epoch implements KeyStatus.
+func (e *E2EE) Epoch() string {
+	if e.sender.Load() == nil && e.epoch.Load() == 0 {
+		return ""
+	}
+	return strconv.FormatUint(e.epoch.Load(), 10)
+}
+
+// SecurityCode implements KeyStatus.
+func (e *E2EE) SecurityCode() string { return e.code.Load().(string) }
+
+// EpochEntered returns when the bot entered epoch (zero if it did not).
+func (e *E2EE) EpochEntered(epoch uint64) time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.epochAt[epoch]
+}
+
+// FirstSealIn returns when the bot sealed its first frame in epoch.
+func (e *E2EE) FirstSealIn(epoch uint64) time.Time {
+	if v, ok := e.firstSeal.Load(epoch); ok {
+		return time.Unix(0, v.(int64))
+	}
+	return time.Time{}
+}
+
+// Requested returns when the bot asked to join (its KeyPackage went out).
+func (e *E2EE) Requested() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.requested
+}
+
+// FirstOpen returns when the bot decrypted its first frame.
+func (e *E2EE) FirstOpen() time.Time {
+	if v := e.firstOpen.Load(); v != 0 {
+		return time.Unix(0, v)
+	}
+	return time.Time{}
+}
+
+// Seal implements FrameCipher with the current epoch's sender.
+func (e *E2EE) Seal(dst []byte, kind Kind, frame []byte) ([]byte, error) {
+	s := e.sender.Load()
+	if s == nil {
+		return nil, ErrNotKeyed
+	}
+	out, err := sframe.EncryptFrame(s, codecOf(kind), dst, frame)
+	if err == nil {
+		ep := e.epoch.Load()
+		if _, ok := e.firstSeal.Load(ep); !ok {
+			e.firstSeal.LoadOrStore(ep, time.Now().UnixNano())
+		}
+	}
+	return out, err
+}
+
+// Open implements FrameCipher with the session's receiver (current epoch
+// and, for the grace period, the previous ones).
+func (e *E2EE) Open(dst []byte, kind Kind, wire []byte) ([]byte, error) {
+	out, err := sframe.DecryptFrame(e.receiver, codecOf(kind), dst, wire)
+	if err != nil {
+		e.openFailed.Add(1)
+		return nil, err
+	}
+	if e.firstOpen.Load() == 0 {
+		e.firstOpen.CompareAndSwap(0, time.Now().UnixNano())
+	}
+	return out, nil
+}
