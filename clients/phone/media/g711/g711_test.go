@@ -54,7 +54,7 @@ func alawTable(s, q int) (lo, hi, y int) {
 		return 2 * q, 2*q + 2, 2*q + 1
 	}
 	step := 1 << s
-	lo = (1<<(s+4)) + q*step
+	lo = (1 << (s + 4)) + q*step
 	return lo, lo + step, lo + step/2
 }
 
