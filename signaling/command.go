@@ -66,6 +66,7 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 	noTURN := fset.Bool("no-turn", false, "do not run the embedded TURN server")
 	publicURL := fset.String("public-url", "", "base URL for links, e.g. https://meet.example.org (default http://LISTEN)")
 	logLevel := fset.String("log-level", cfg.LogLevel, "debug, info, warn or error")
+	logFormat := fset.String("log-format", cfg.LogFormat, "text or json")
 	noLink := fset.Bool("no-link", false, "do not create and print a first meeting link")
 	redisURL := fset.String("redis", "", "join a cluster through this Redis (redis://[:PASSWORD@]HOST:PORT/DB)")
 	adminListen := fset.String("admin-listen", "", "admin API address, e.g. 127.0.0.1:8081 (default: none)")
@@ -97,6 +98,8 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 			cfg.PublicURL = *publicURL
 		case "log-level":
 			cfg.LogLevel = *logLevel
+		case "log-format":
+			cfg.LogFormat = *logFormat
 		case "redis":
 			cfg.Redis.URL = *redisURL
 		case "admin-listen":
@@ -111,7 +114,11 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 		return err
 	}
 	level, _ := ParseLogLevel(cfg.LogLevel)
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
+	if cfg.LogFormat == "json" {
+		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
+	}
+	log := slog.New(handler)
 	return run(ctx, cfg, app, !*noLink, stdout, log)
 }
 

@@ -29,6 +29,8 @@ type Config struct {
 	Data string `yaml:"data"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
+	// LogFormat is text (logfmt-style key=value) or json (one object a line).
+	LogFormat string `yaml:"log_format"`
 
 	Media     MediaConfig     `yaml:"media"`
 	TURN      TURNConfig      `yaml:"turn"`
@@ -110,11 +112,12 @@ type RetentionConfig struct {
 // DefaultConfig is what `conclave serve` runs with when told nothing.
 func DefaultConfig() Config {
 	return Config{
-		Listen:   "127.0.0.1:8080",
-		Data:     "./data",
-		LogLevel: "info",
-		Media:    MediaConfig{UDPPort: 7882, TCPPort: 7881},
-		TURN:     TURNConfig{Enabled: true, UDPPort: 3478},
+		Listen:    "127.0.0.1:8080",
+		Data:      "./data",
+		LogLevel:  "info",
+		LogFormat: "text",
+		Media:     MediaConfig{UDPPort: 7882, TCPPort: 7881},
+		TURN:      TURNConfig{Enabled: true, UDPPort: 3478},
 		Join: JoinConfig{
 			TokenTTL:     10 * time.Minute,
 			RateBurst:    10,
@@ -152,6 +155,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseLogLevel(c.LogLevel); err != nil {
 		return err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("config: log_format %q: want text or json", c.LogFormat)
 	}
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
 		return fmt.Errorf("config: public_url %q must start with http:// or https://", c.PublicURL)

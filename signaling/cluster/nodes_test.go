@@ -94,7 +94,7 @@ func startServe(t *testing.T, id, redisURL string) *node {
 		t.Fatal(err)
 	}
 	args, _ := json.Marshal([]string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-		"--data", dir, "--redis", redisURL, "--node-id", id, "--no-link", "--log-level", "debug"})
+		"--data", dir, "--redis", redisURL, "--node-id", id, "--no-link", "--log-level", "debug", "--log-format", "json"})
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "CONCLAVE_TEST_SERVE=1", "CONCLAVE_TEST_ARGS="+string(args))
 	stdout, err := cmd.StdoutPipe()
@@ -344,9 +344,16 @@ func TestThreeNodeCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// No node logged a room ID, a display name, the token key or the API key.
+	// Logs are JSON lines, and no node logged a room ID, a display name, the
+	// token key or the API key.
 	for _, n := range nodes {
 		logs := n.stderr.String()
+		for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil || rec["msg"] == nil || rec["level"] == nil {
+				t.Fatalf("node %s: log line is not a JSON record: %q", n.id, line)
+			}
+		}
 		if !strings.Contains(logs, "join token issued") {
 			t.Fatalf("node %s logged no joins; the check below would prove nothing", n.id)
 		}
