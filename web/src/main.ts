@@ -2,6 +2,7 @@
 // prejoin and the meeting. The fragment secret is read here and handed to the
 // meeting's key derivation; it is never sent anywhere.
 
+import { LogLevel, setLogLevel } from 'livekit-client';
 import { h, replace } from './dom';
 import { renderHome } from './home';
 import { parseLink } from './link';
@@ -49,6 +50,9 @@ function route(root: HTMLElement): void {
     void runMeeting(root, choice, interimSecurity, (end) => renderEnd(root, end));
   });
 }
+
+// livekit-client logs to the console only; keep it to problems.
+setLogLevel(LogLevel.warn);
 
 const root = document.getElementById('app');
 if (root !== null) route(root);

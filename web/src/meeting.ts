@@ -378,7 +378,9 @@ export async function runMeeting(
   } catch (e) {
     if (!ended) {
       void room.disconnect(true);
-      fail('Could not join', e instanceof Error && e.message !== '' ? `The connection failed: ${e.message}` : 'The connection failed.');
+      const why = e instanceof Error && e.message !== '' ? `: ${e.message}` : '.';
+      if (security.info().phase === 'failed') fail('Could not secure the meeting', `Nothing was sent. The encryption could not start${why}`);
+      else fail('Could not join', `The connection failed${why}`);
     }
     return;
   }
