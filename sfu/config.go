@@ -30,6 +30,12 @@ type Config struct {
 
 	// Limits on what one participant can make the SFU do.
 	MaxTracksPerPublisher int
+
+	// Observe, if set, sees every RTP packet the SFU receives from a
+	// publisher (after SRTP, before forwarding): a test hook for the
+	// tripwire that scans every byte the server handles. It runs on the
+	// forwarding path, must be safe for concurrent use and must not keep b.
+	Observe func(direction string, b []byte)
 }
 
 // TURNConfig configures the embedded TURN server (package sfu/turn).

@@ -259,6 +259,9 @@ func (e *Engine) closePorts() error {
 // MaxTracksPerPublisher is the configured per-participant track limit.
 func (e *Engine) MaxTracksPerPublisher() int { return e.cfg.MaxTracksPerPublisher }
 
+// Observer is Config.Observe, for the ReceiverConfig of each published track.
+func (e *Engine) Observer() func(direction string, b []byte) { return e.cfg.Observe }
+
 func (e *Engine) isClosed() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -57,6 +57,9 @@ type ReceiverConfig struct {
 	WriteRTCP func([]rtcp.Packet) error
 	// Layers are the publisher's declared simulcast layer sizes, by quality.
 	Layers []simulcast.Layer
+	// Observe, if set, sees every RTP packet received ("rtp-in"); see
+	// Config.Observe.
+	Observe func(direction string, b []byte)
 }
 
 // Receiver is a published track: up to three incoming layers, fanned out to
@@ -175,6 +178,9 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, levelID 
 		}
 		data := make([]byte, n)
 		copy(data, buf[:n])
+		if r.cfg.Observe != nil {
+			r.cfg.Observe("rtp-in", data)
+		}
 		p := &Packet{Layer: q, Arrival: time.Now()}
 		var pkt rtp.Packet
 		if err := pkt.Unmarshal(data); err != nil {

@@ -44,16 +44,25 @@ type harness struct {
 
 func newHarness(t *testing.T, cfg ds.Config) *harness {
 	t.Helper()
+	return newHarnessWith(t, cfg, token.NewIssuer("conclave", tokenSecret), token.NewVerifier("conclave", tokenSecret), nil)
+}
+
+// newHarnessWith runs a DS accepting the tokens of verifier; onAdmission,
+// if set, is called after the harness records each admission change.
+func newHarnessWith(t *testing.T, cfg ds.Config, issuer *token.Issuer, verifier *token.Verifier, onAdmission func(room, identity string)) *harness {
+	t.Helper()
 	key, err := ds.LoadOrCreateKey(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, key: key, issuer: token.NewIssuer("conclave", tokenSecret)}
-	verifier := token.NewVerifier("conclave", tokenSecret)
+	h := &harness{t: t, key: key, issuer: issuer}
 	cfg.OnAdmission = func(room, identity string) {
 		h.mu.Lock()
 		h.admissions = append(h.admissions, room+"/"+identity)
 		h.mu.Unlock()
+		if onAdmission != nil {
+			onAdmission(room, identity)
+		}
 	}
 	h.srv, err = ds.New(cfg, key, func(tok string) (*token.Claims, error) { return verifier.Verify(tok, time.Now()) }, nil)
 	if err != nil {
@@ -452,3 +461,21 @@ func hasType(ms []dsproto.Message, ts ...dsproto.Type) error {
 }
 
 var _ = errors.Is
+
+// addKeyPackages commits the Add of the given KeyPackages (as received in
+// JoinRequests) and expects it accepted.
+func addKeyPackages(t *testing.T, m *member, kps ...[]byte) {
+	t.Helper()
+	var parsed []*mls.KeyPackage
+	for _, b := range kps {
+		kp, err := mls.ParseKeyPackage(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, kp)
+	}
+	m.commit(mls.CommitOptions{Add: parsed}, true)
+	for range kps {
+		expect[*dsproto.LobbyGone](m.c, dsproto.TypeJoinRequest)
+	}
+}

@@ -42,6 +42,9 @@ type Config struct {
 	MaxMessageSize int
 	// MaxParticipants bounds one room.
 	MaxParticipants int
+	// Gate, if set, is the media gate (gate.go): only participants it
+	// admits receive or send media. nil admits everyone.
+	Gate Gate
 }
 
 func (c *Config) defaults() {

@@ -128,6 +128,7 @@ func (p *participant) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceive
 		info.Mid = midOf(p.pub, recv)
 		r := sfu.NewReceiver(sfu.ReceiverConfig{
 			TrackID: info.Sid, Kind: track.Kind(), WriteRTCP: p.pub.WriteRTCP, Layers: layers,
+			Observe: p.h.engine.Observer(),
 		}, codec, p.log)
 		t = &pubTrack{info: info, recv: r}
 		p.byCID[cid] = t
@@ -163,6 +164,9 @@ func midOf(pc *webrtc.PeerConnection, recv *webrtc.RTPReceiver) string {
 // subscribe adds owner's track t to p's subscriber connection; the caller
 // negotiates. It reports whether anything changed.
 func (p *participant) subscribe(owner *participant, t *pubTrack) bool {
+	if !p.h.admits(p) || !p.h.admits(owner) {
+		return false // the media gate (gate.go)
+	}
 	if _, ok := p.sub.Track(t.info.Sid); ok {
 		return false
 	}
