@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"conclave/internal/version"
 	"conclave/sfu"
 	"conclave/signaling"
+	"conclave/signaling/ds"
 	"conclave/signaling/rtc"
 	"conclave/signaling/token"
 )
@@ -35,7 +37,22 @@ func newMediaPlane(cfg signaling.Config, verify *token.Verifier, issue *token.Is
 	if err != nil {
 		return nil, signaling.MediaInfo{}, err
 	}
-	h := rtc.NewHandler(rtc.Config{
+	// The E2EE delivery service (/e2ee) is the media gate: the SFU forwards
+	// nothing to or from a participant before it joined the MLS group.
+	dsKey, err := ds.LoadOrCreateKey(cfg.Data)
+	if err != nil {
+		_ = engine.Close()
+		return nil, signaling.MediaInfo{}, err
+	}
+	var h *rtc.Handler
+	dsrv, err := ds.New(ds.Config{OnAdmission: func(room, identity string) { h.Readmit(room, identity) }}, dsKey,
+		func(tok string) (*token.Claims, error) { return verify.Verify(tok, time.Now()) }, log)
+	if err != nil {
+		_ = engine.Close()
+		return nil, signaling.MediaInfo{}, err
+	}
+	h = rtc.NewHandler(rtc.Config{
+		Gate:          dsrv,
 		ServerVersion: version.String(),
 		// Half the token lifetime: a client always holds a token that a
 		// resume will accept.
@@ -45,17 +62,24 @@ func newMediaPlane(cfg signaling.Config, verify *token.Verifier, issue *token.Is
 		return verify.Verify(tok, time.Now())
 	}, engine, log)
 	info := signaling.MediaInfo{UDPPort: engine.UDPPort(), TCPPort: engine.TCPPort(), TURNPort: engine.TURNPort()}
-	return &mediaPlane{Handler: h, engine: engine}, info, nil
+	return &mediaPlane{Handler: h, engine: engine, ds: dsrv}, info, nil
 }
 
-// mediaPlane closes the engine after the handler has told everyone.
+// mediaPlane closes the engine after the handlers have told everyone.
 type mediaPlane struct {
 	*rtc.Handler
 	engine *sfu.Engine
+	ds     *ds.Server
 }
 
+// E2EE is the /e2ee delivery service, which signaling.NewServer mounts.
+func (m *mediaPlane) E2EE() http.Handler { return m.ds }
+
 func (m *mediaPlane) Shutdown(ctx context.Context) error {
-	err := m.Handler.Shutdown(ctx)
+	err := m.ds.Shutdown(ctx)
+	if rerr := m.Handler.Shutdown(ctx); rerr != nil && err == nil {
+		err = rerr
+	}
 	if cerr := m.engine.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("close sfu: %w", cerr)
 	}

@@ -44,6 +44,10 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Ready reports whether the node can serve (for /readyz); nil: always.
 	Ready func(ctx context.Context) error
+	// E2EE serves /e2ee, the MLS delivery service (package signaling/ds);
+	// nil: taken from RTC if it has an E2EE() http.Handler method, else
+	// /e2ee answers 503. Its owner shuts it down.
+	E2EE http.Handler
 }
 
 // Server is the HTTP side of `conclave serve`.
@@ -53,6 +57,7 @@ type Server struct {
 	store      store.Store
 	issuer     *token.Issuer
 	rtc        RTCHandler
+	e2ee       http.Handler
 	web        fs.FS
 	bundleHash string
 	version    string
@@ -76,13 +81,16 @@ func NewServer(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg: o.Config, log: o.Logger, store: o.Store, issuer: o.Issuer, rtc: o.RTC,
+		cfg: o.Config, log: o.Logger, store: o.Store, issuer: o.Issuer, rtc: o.RTC, e2ee: o.E2EE,
 		web: o.Web, bundleHash: o.BundleHash, version: o.Version, rand: o.Rand, now: o.Now,
 		limiter: ratelimit.New(o.Config.Join.RateBurst, o.Config.Join.RateInterval, maxRateKeys),
 		router:  o.Router, metrics: o.Metrics, ready: o.Ready,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if p, ok := o.RTC.(interface{ E2EE() http.Handler }); ok && s.e2ee == nil {
+		s.e2ee = p.E2EE()
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
@@ -127,6 +135,13 @@ func (s *Server) Handler() http.Handler {
 	}
 	mux.Handle("/rtc", rtc)
 	mux.Handle("/rtc/", rtc)
+	e2ee := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusServiceUnavailable, "end-to-end encryption is not available on this server")
+	}))
+	if s.e2ee != nil {
+		e2ee = s.e2ee
+	}
+	mux.Handle("GET /e2ee", e2ee)
 	mux.HandleFunc("GET /m/{room}", s.handleApp)
 	mux.HandleFunc("GET /{$}", s.handleApp)
 	mux.HandleFunc("/", s.handleAsset)
