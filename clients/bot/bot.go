@@ -69,6 +69,9 @@ type Config struct {
 	// ResumeAttempts is how many times the bot tries to resume a lost signal
 	// connection before giving up. Zero means 5.
 	ResumeAttempts int
+	// E2EE configures the bot's member of the meeting's MLS group when Join
+	// keys SFrame from it (the default whenever Cipher is nil).
+	E2EE E2EEOptions
 }
 
 func (c *Config) quality() Layer {
@@ -149,9 +152,10 @@ type sendStats struct {
 }
 
 // Join joins the meeting of a link: it asks the link's server for a token
-// with POST /api/join and starts a bot with it, keyed by the interim scheme
-// from the link's secret unless cfg.Cipher is set. The bot lives until ctx is
-// cancelled or it is closed.
+// with POST /api/join and starts a bot with it. Unless cfg.Cipher is set, the
+// bot joins the meeting's MLS group over /e2ee, with the link's secret as its
+// admission proof (or knocking, see E2EEOptions), and keys SFrame from it
+// (see E2EE). The bot lives until ctx is cancelled or it is closed.
 func Join(ctx context.Context, link string, cfg Config) (*Bot, error) {
 	start := time.Now()
 	l, err := ParseLink(link)
@@ -165,11 +169,7 @@ func Join(ctx context.Context, link string, cfg Config) (*Bot, error) {
 		return nil, err
 	}
 	if cfg.Cipher == nil && cfg.encryption() != livekit.Encryption_NONE {
-		c, err := NewInterimCipher(l.Secret, l.RoomID)
-		if err != nil {
-			return nil, err
-		}
-		cfg.Cipher = c
+		return joinE2EE(ctx, l, creds, cfg, start)
 	}
 	return start2(ctx, creds.URL, creds.Token, cfg, start)
 }

@@ -1,9 +1,7 @@
 package bot
 
 import (
-	crand "crypto/rand"
 	"errors"
-	"fmt"
 
 	"conclave/e2ee/sframe"
 )
@@ -24,8 +22,8 @@ type FrameCipher interface {
 	Open(dst []byte, kind Kind, wire []byte) ([]byte, error)
 }
 
-// KeyStatus is implemented by FrameCiphers keyed by an MLS group, so that the
-// report can show the epoch and security code. Interim keying has neither.
+// KeyStatus is implemented by FrameCiphers keyed by an MLS group (E2EE), so
+// that the report can show the epoch and security code.
 type KeyStatus interface {
 	Epoch() string
 	SecurityCode() string
@@ -67,22 +65,6 @@ var _ FrameCipher = (*SFrameCipher)(nil)
 // with r (an *sframe.Receiver or *sframe.MLSReceiver).
 func NewSFrameCipher(s *sframe.Sender, r sframe.Decrypter) *SFrameCipher {
 	return &SFrameCipher{sender: s, receiver: r}
-}
-
-// NewInterimCipher returns the FrameCipher of the interim keying
-// (interfaces point 3): a base key derived from the link secret and room ID,
-// a random 63-bit KID for this participant, and a receiver that derives the
-// key of any KID it sees. The MLS keys of the "E2EE meetings" work replace it.
-func NewInterimCipher(linkSecret []byte, roomID string) (*SFrameCipher, error) {
-	s, err := sframe.NewInterimSender(linkSecret, roomID, crand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("bot: interim sender: %w", err)
-	}
-	r, err := sframe.NewInterimReceiver(linkSecret, roomID)
-	if err != nil {
-		return nil, fmt.Errorf("bot: interim receiver: %w", err)
-	}
-	return NewSFrameCipher(s, r), nil
 }
 
 func codecOf(k Kind) sframe.Codec {

@@ -8,26 +8,30 @@ import (
 	"conclave/e2ee/sframe"
 )
 
-func interimPair(t *testing.T, secret []byte, room string) (*SFrameCipher, *SFrameCipher) {
+// keyed returns a cipher sending under kid with base key and receiving
+// frames of kid peer under the same base key.
+func keyed(t *testing.T, key []byte, kid, peer sframe.KeyID) *SFrameCipher {
 	t.Helper()
-	a, err := NewInterimCipher(secret, room)
+	s, err := sframe.NewSender(sframe.AES128GCMSHA256_128, kid, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := NewInterimCipher(secret, room)
+	r, err := sframe.NewReceiver(sframe.AES128GCMSHA256_128)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return a, b
+	if err := r.AddKey(peer, key); err != nil {
+		t.Fatal(err)
+	}
+	return NewSFrameCipher(s, r)
 }
 
-// TestInterimCipher checks that two participants keyed from the same link
-// read each other's frames, that only the codec's clear prefix stays
-// readable, and that a wrong secret, a wrong room or a flipped bit fails.
-func TestInterimCipher(t *testing.T) {
-	secret := bytes.Repeat([]byte{7}, 16)
-	room := testRoom
-	alice, bob := interimPair(t, secret, room)
+// TestSFrameCipher checks that two participants sharing a key read each
+// other's frames, that only the codec's clear prefix stays readable, and
+// that a wrong key or a flipped bit fails.
+func TestSFrameCipher(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 16)
+	alice, bob := keyed(t, key, 1, 2), keyed(t, key, 2, 1)
 	frames := []struct {
 		name  string
 		kind  Kind
@@ -81,8 +85,8 @@ func TestInterimCipher(t *testing.T) {
 				}
 			}
 			for name, c := range map[string]*SFrameCipher{
-				"wrong secret": must(NewInterimCipher(bytes.Repeat([]byte{8}, 16), room)),
-				"wrong room":   must(NewInterimCipher(secret, "BBECAwQFBgcICQoLDA0ODw")),
+				"wrong key": keyed(t, bytes.Repeat([]byte{8}, 16), 2, 1),
+				"wrong kid": keyed(t, key, 1, 3),
 			} {
 				if _, err := c.Open(nil, f.kind, wire2); err == nil {
 					t.Errorf("%s opened the frame", name)
@@ -90,13 +94,6 @@ func TestInterimCipher(t *testing.T) {
 			}
 		})
 	}
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
 
 func TestPlaintextCipher(t *testing.T) {

@@ -53,8 +53,11 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	link := fs.String("link", "", "meeting link http://HOST:PORT/m/<room>#<secret>")
 	url := fs.String("url", "", "signal server URL ws://HOST:PORT, with --token, instead of --link (e.g. a LiveKit server)")
 	token := fs.String("token", "", "access token for --url")
-	secret := fs.String("secret", "", "with --url: base64url link secret keying SFrame (interim keying)")
-	room := fs.String("room", "", "with --url and --secret: the room ID the interim key is bound to")
+	secret := fs.String("secret", "", "with --url: base64url link secret, the admission proof's key")
+	room := fs.String("room", "", "with --url and --secret: the link's room ID")
+	knock := fs.Bool("secret-less", false, "join without the link secret: wait in the lobby until a member admits the bot")
+	admitAll := fs.Bool("admit-all", false, "admit every joiner waiting in the lobby")
+	chat := fs.String("chat", "", "send this end-to-end encrypted chat message once joined")
 	name := fs.String("name", "bot", "display name")
 	duration := fs.Duration("duration", 20*time.Second, "how long to stay (0: until interrupted)")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
@@ -85,6 +88,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		NoVideo: !video,
 		Quality: &q,
 		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+		E2EE:    E2EEOptions{Knock: *knock, AdmitAll: *admitAll, WaitJoined: *chat != ""},
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -94,23 +98,31 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	case *link != "" && *url == "":
 		b, err = Join(ctx, *link, cfg)
 	case *link == "" && *url != "" && *token != "":
-		if *secret != "" {
-			s, derr := decodeSecret(*secret)
-			if derr != nil {
-				return derr
-			}
-			if cfg.Cipher, err = NewInterimCipher(s, *room); err != nil {
+		if *room == "" || (*secret == "" && !*knock) {
+			return errors.New("bot: --url needs --room and --secret (or --secret-less) to join the MLS group")
+		}
+		var sec []byte
+		if !*knock {
+			if sec, err = decodeSecret(*secret); err != nil {
 				return err
 			}
-		} else {
-			return errors.New("bot: --url needs --secret and --room to key SFrame")
 		}
-		b, err = Start(ctx, *url, *token, cfg)
+		l := Link{RoomID: *room, Secret: sec}
+		creds := Credentials{URL: *url, Token: *token, Identity: tokenIdentity(*token)}
+		b, err = joinE2EE(ctx, l, creds, cfg, time.Now())
 	default:
 		return errors.New("bot: give either --link, or --url with --token")
 	}
 	if err != nil {
 		return err
+	}
+	if *chat != "" {
+		if e := b.E2EE(); e != nil {
+			if err := e.SendChat(*chat); err != nil {
+				b.Close()
+				return err
+			}
+		}
 	}
 
 	var timeout <-chan time.Time
@@ -126,15 +138,46 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	b.Leave()
 	rep := b.Report()
+	var chats []ChatMessage
+	if e := b.E2EE(); e != nil {
+		chats = e.Chats()
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
-		if err := enc.Encode(rep); err != nil {
+		if err := enc.Encode(struct {
+			Report
+			Chat []ChatMessage `json:"chat"`
+		}{rep, chats}); err != nil {
 			return fmt.Errorf("bot: write report: %w", err)
 		}
 	} else {
 		printReport(stdout, &rep)
+		fmt.Fprintf(stdout, "epoch %s, security code %s\n", rep.Epoch, rep.SecurityCode)
+		for _, c := range chats {
+			fmt.Fprintf(stdout, "chat from %s (epoch %d): %q\n", c.From, c.Epoch, c.Text)
+		}
 	}
 	return b.Err()
+}
+
+// tokenIdentity reads the identity ("sub") of an access token without
+// verifying it: the bot only names itself with it; the server verifies.
+func tokenIdentity(tok string) string {
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	body, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return ""
+	}
+	var c struct {
+		Sub string `json:"sub"`
+	}
+	if json.Unmarshal(body, &c) != nil {
+		return ""
+	}
+	return c.Sub
 }
 
 func decodeSecret(s string) ([]byte, error) {

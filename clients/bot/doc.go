@@ -21,9 +21,12 @@
 // (RFC 9605) by a FrameCipher before they reach the network; only the codec
 // bytes that the SFU needs stay in the clear (the VP8 payload header of
 // RFC 6386 Section 9.1 and the Opus TOC byte of RFC 6716 Section 3.1, as
-// listed in THREAT_MODEL.md). Until the MLS keys of the "E2EE meetings" work
-// exist, the interim keying of InterimBaseKey derives the SFrame base key from
-// the link's fragment secret.
+// listed in THREAT_MODEL.md). The SFrame keys come from the meeting's MLS
+// group (RFC 9605, Section 5.2), which the bot joins over the /e2ee delivery
+// service with package e2ee/session (see E2EE): the link's fragment secret
+// only proves to the members that the bot may be admitted, and a bot without
+// it (--secret-less) waits in the lobby. Chat is sent and received as MLS
+// application messages.
 //
 // The package must never log or report keys, link secrets, access tokens or
 // frame contents. It holds no global state: many bots can share one process

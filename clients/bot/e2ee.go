@@ -45,12 +45,67 @@ type E2EEConfig struct {
 	Timing session.Timing
 }
 
+// E2EEOptions are what a bot's Config says about its MLS membership.
+type E2EEOptions struct {
+	// Knock joins without the link secret: the bot waits in the lobby
+	// until a member admits it.
+	Knock bool
+	// AdmitAll admits every joiner waiting in the lobby.
+	AdmitAll bool
+	// WaitJoined makes Join return only once the bot is a member able to
+	// send (for a knocking bot: once admitted), bounded by ctx.
+	WaitJoined bool
+	// Timing overrides the session's delays (zero: defaults).
+	Timing session.Timing
+}
+
+// joinE2EE dials /e2ee, then starts the bot with the MLS-keyed cipher.
+// The bot's media flows as soon as the group is joined; until then Seal
+// refuses (ErrNotKeyed) and the SFU's media gate forwards nothing to it.
+func joinE2EE(ctx context.Context, l Link, creds Credentials, cfg Config, start time.Time) (*Bot, error) {
+	secret := l.Secret
+	if cfg.E2EE.Knock {
+		secret = nil
+	}
+	e, err := DialE2EE(ctx, creds.URL, creds.Token, E2EEConfig{
+		RoomID: l.RoomID, Secret: secret, Participant: creds.Identity, Name: cfg.Name,
+		AdmitAll: cfg.E2EE.AdmitAll, Dialer: cfg.Dialer, Logger: cfg.Logger, Timing: cfg.E2EE.Timing,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.E2EE.WaitJoined {
+		if err := e.WaitJoined(ctx); err != nil {
+			e.Close()
+			return nil, err
+		}
+	}
+	cfg.Cipher = e
+	b, err := start2(ctx, creds.URL, creds.Token, cfg, start)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	// The E2EE connection ends with the bot; this goroutine ends then too.
+	go func() {
+		<-b.Done()
+		e.Close()
+	}()
+	return b, nil
+}
+
+// E2EE returns the bot's MLS membership, or nil for a bot keyed otherwise.
+func (b *Bot) E2EE() *E2EE {
+	e, _ := b.cipher.(*E2EE)
+	return e
+}
+
 // ChatMessage is a chat message the bot received.
 type ChatMessage struct {
-	From  string // display name from the sender's MLS credential
-	Text  string
-	Epoch uint64
-	At    time.Time
+	From  string    `json:"from"` // display name from the sender's MLS credential
+	Text  string    `json:"text"`
+	Epoch uint64    `json:"epoch"`
+	At    time.Time `json:"at"`
 }
 
 // E2EE is a bot's member of the meeting's MLS group over the /e2ee delivery

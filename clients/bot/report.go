@@ -52,7 +52,7 @@ type Report struct {
 	DurationS          float64 `json:"duration_s"`
 
 	// Epoch and SecurityCode come from the MLS group keying the meeting;
-	// empty under the interim link-secret keying.
+	// empty before the bot joined the group.
 	Epoch        string `json:"epoch"`
 	SecurityCode string `json:"security_code"`
 

@@ -12,8 +12,6 @@
 //     windows (Section 9.3);
 //   - the MLS binding (Section 5.2): base key per epoch from an Exporter, KIDs
 //     from context ID, leaf index and low epoch bits (KIDLayout);
-//   - the interim link-secret keying (interim.go), to be deleted when MLS
-//     keys arrive.
 //
 // The package has no network code, goroutines, timers or logging; time comes
 // in as a parameter. It sees media plaintext and keys, so it must never log,

@@ -2,7 +2,6 @@ package sframe_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"time"
@@ -40,14 +39,17 @@ func Example() {
 }
 
 func ExampleEncryptFrame() {
-	linkSecret := bytes.Repeat([]byte{1}, 16)
-	const roomID = "0123456789abcdefghijkl"
-	sender, err := sframe.NewInterimSender(linkSecret, roomID, rand.Reader)
+	baseKey := bytes.Repeat([]byte{1}, 16) // in a meeting: from the MLS exporter
+	const kid = 3
+	sender, err := sframe.NewSender(sframe.AES128GCMSHA256_128, kid, baseKey)
 	if err != nil {
 		panic(err)
 	}
-	receiver, err := sframe.NewInterimReceiver(linkSecret, roomID)
+	receiver, err := sframe.NewReceiver(sframe.AES128GCMSHA256_128)
 	if err != nil {
+		panic(err)
+	}
+	if err := receiver.AddKey(kid, baseKey); err != nil {
 		panic(err)
 	}
 	// A VP8 interframe: its first byte stays clear for the SFU.
@@ -60,7 +62,7 @@ func ExampleEncryptFrame() {
 	back, err := sframe.DecryptFrame(receiver, sframe.CodecVP8, nil, wire)
 	fmt.Println(bytes.Equal(back, frame), err)
 	// Output:
-	// clear byte 0x31, 30 bytes on the wire
+	// clear byte 0x31, 22 bytes on the wire
 	// true <nil>
 }
 

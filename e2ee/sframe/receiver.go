@@ -81,7 +81,7 @@ type recvKey struct {
 
 // Receiver decrypts frames from any number of senders (RFC 9605, Section
 // 4.4.4), holding one key and one replay window per KID. Keys come from
-// AddKey, or, for receivers built by NewMLSReceiver and NewInterimReceiver,
+// AddKey, or, for receivers built by NewMLSReceiver,
 // are derived on first use from a base key and cached. A Receiver is safe for
 // concurrent use; frames of different KIDs decrypt in parallel.
 type Receiver struct {

@@ -326,51 +326,6 @@ func TestReceiverKeys(t *testing.T) {
 	}
 }
 
-func TestInterim(t *testing.T) {
-	secret := bytes.Repeat([]byte{0x11}, 16)
-	const room = "abcdefghijklmnopqrstuv"
-	base, err := InterimBaseKey(secret, room)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, _ := InterimBaseKey(secret, room+"x")
-	if len(base) != 16 || bytes.Equal(base, other) {
-		t.Fatalf("base key %x must be 16 bytes and bound to the room", base)
-	}
-	rnd := bytes.NewReader(bytes.Repeat([]byte{0xff}, 16))
-	s, err := NewInterimSender(secret, room, rnd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if s.KID() != math.MaxUint64>>1 || s.Suite() != AES128GCMSHA256_128 {
-		t.Fatalf("kid %d suite %v: want 63 random bits, GCM", s.KID(), s.Suite())
-	}
-	r, err := NewInterimReceiver(secret, room)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ct, _ := s.Encrypt(nil, nil, []byte("hi"))
-	if pt, err := r.Decrypt(nil, nil, ct); err != nil || string(pt) != "hi" {
-		t.Fatalf("interim decrypt = %q, %v", pt, err)
-	}
-	wrong, _ := NewInterimReceiver(bytes.Repeat([]byte{0x12}, 16), room)
-	if _, err := wrong.Decrypt(nil, nil, ct); !errors.Is(err, ErrAuth) {
-		t.Fatalf("wrong secret: %v, want ErrAuth", err)
-	}
-	// A forged KID is derived, fails, and is not cached.
-	forged := Header{KID: 99, CTR: 0}.AppendTo(nil)
-	forged = append(forged, make([]byte, 20)...)
-	if _, err := r.Decrypt(nil, nil, forged); !errors.Is(err, ErrAuth) {
-		t.Fatalf("forged frame: %v", err)
-	}
-	if _, ok := r.keys[99]; ok {
-		t.Fatal("a KID that never authenticated was cached")
-	}
-	if _, err := InterimBaseKey(secret[:15], room); !errors.Is(err, ErrBadKey) {
-		t.Fatalf("short secret: %v", err)
-	}
-}
-
 // TestNoKeysInStrings: formatting or logging a Sender or Receiver shows no
 // key or salt bytes.
 func TestNoKeysInStrings(t *testing.T) {

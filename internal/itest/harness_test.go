@@ -14,14 +14,17 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pion/webrtc/v4"
 
 	"conclave/clients/bot"
+	"conclave/e2ee/mls"
 	"conclave/sfu"
 	"conclave/signaling"
+	"conclave/signaling/ds"
 	"conclave/signaling/rtc"
 	"conclave/signaling/store"
 	"conclave/signaling/token"
@@ -30,7 +33,8 @@ import (
 // apiKey names the token key of the test server, as `conclave serve` does.
 const apiKey = "conclave"
 
-// server is a whole Conclave server on loopback: HTTP API, /rtc and SFU.
+// server is a whole Conclave server on loopback: HTTP API, /rtc, the /e2ee
+// delivery service with the media gate, and SFU.
 type server struct {
 	t      *testing.T
 	base   string // http://127.0.0.1:PORT
@@ -38,6 +42,9 @@ type server struct {
 	key    []byte
 	api    *webrtc.API // shared by the test's bots
 	log    *slog.Logger
+	ds     *ds.Server
+	// sfuObserve, if set, sees every RTP packet the SFU receives.
+	sfuObserve atomic.Pointer[func(direction string, b []byte)]
 }
 
 // testLogger writes server and bot logs to the test log when
@@ -80,7 +87,13 @@ func startServer(t *testing.T) *server {
 	}
 	issuer, verifier := token.NewIssuer(apiKey, key), token.NewVerifier(apiKey, key)
 
+	s := &server{t: t, issuer: issuer, key: key, log: log}
 	scfg := sfu.DefaultConfig()
+	scfg.Observe = func(direction string, b []byte) {
+		if fn := s.sfuObserve.Load(); fn != nil {
+			(*fn)(direction, b)
+		}
+	}
 	scfg.ListenIP = "127.0.0.1"
 	scfg.IncludeLoopback = true
 	scfg.TCPPort = -1
@@ -90,9 +103,21 @@ func startServer(t *testing.T) *server {
 		t.Fatalf("sfu engine: %v", err)
 	}
 	t.Cleanup(func() { engine.Close() })
-	rtcHandler := rtc.NewHandler(rtc.Config{ReconnectGrace: 5 * time.Second}, func(tok string) (*token.Claims, error) {
-		return verifier.Verify(tok, time.Now())
-	}, engine, log)
+	verify := func(tok string) (*token.Claims, error) { return verifier.Verify(tok, time.Now()) }
+	var rtcHandler *rtc.Handler
+	dsKey, err := mls.GenerateSignatureKey(ds.CipherSuite, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsServer, err := ds.New(ds.Config{
+		LeaveGrace:  2 * time.Second,
+		OnAdmission: func(room, identity string) { rtcHandler.Readmit(room, identity) },
+	}, dsKey, verify, log)
+	if err != nil {
+		t.Fatalf("delivery service: %v", err)
+	}
+	s.ds = dsServer
+	rtcHandler = rtc.NewHandler(rtc.Config{ReconnectGrace: 5 * time.Second, Gate: dsServer}, verify, engine, log)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -107,7 +132,10 @@ func startServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatalf("signaling server: %v", err)
 	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
+	mux := http.NewServeMux()
+	mux.Handle("/e2ee", dsServer)
+	mux.Handle("/", srv.Handler())
+	hs := httptest.NewUnstartedServer(mux)
 	hs.Listener.Close()
 	hs.Listener = ln
 	hs.Start()
@@ -117,6 +145,9 @@ func startServer(t *testing.T) *server {
 		if err := rtcHandler.Shutdown(sctx); err != nil {
 			t.Errorf("rtc shutdown: %v", err)
 		}
+		if err := dsServer.Shutdown(sctx); err != nil {
+			t.Errorf("ds shutdown: %v", err)
+		}
 		hs.Close()
 	})
 
@@ -124,7 +155,8 @@ func startServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &server{t: t, base: hs.URL, issuer: issuer, key: key, api: api, log: log}
+	s.base, s.api = hs.URL, api
+	return s
 }
 
 // newMeeting creates a meeting with POST /api/meetings and returns its link

@@ -45,8 +45,9 @@ func TestThreeBots(t *testing.T) {
 			if r.ParticipantsSeen != 2 {
 				t.Errorf("%s saw %d participants, want 2", r.Identity, r.ParticipantsSeen)
 			}
-			if r.Epoch != "" || r.SecurityCode != "" {
-				t.Errorf("%s: epoch %q and security code %q under interim keying, want empty", r.Identity, r.Epoch, r.SecurityCode)
+			if first := bots[0].Report(); r.Epoch == "" || r.SecurityCode == "" || r.Epoch != first.Epoch || r.SecurityCode != first.SecurityCode {
+				t.Errorf("%s: epoch %q, security code %q; the first bot shows %q, %q: want the same MLS epoch and code",
+					r.Identity, r.Epoch, r.SecurityCode, first.Epoch, first.SecurityCode)
 			}
 			for j, o := range bots {
 				if i == j {

@@ -15,6 +15,7 @@ import (
 	"github.com/livekit/protocol/livekit"
 
 	"conclave/clients/bot"
+	"conclave/e2ee/sframe"
 	"conclave/signaling/token"
 )
 
@@ -185,15 +186,22 @@ func signedToken(t *testing.T, key []byte, c token.Claims, exp time.Time) string
 	return signing + "." + enc.EncodeToString(mac.Sum(nil))
 }
 
-func mustCipher(t *testing.T, link string) bot.FrameCipher {
+// mustCipher returns a FrameCipher with a fixed key, for bots started with
+// a token (bot.Start), which join no MLS group; these tests are about
+// tokens, not keys.
+func mustCipher(t *testing.T, _ string) bot.FrameCipher {
 	t.Helper()
-	l, err := bot.ParseLink(link)
+	key := make([]byte, 16)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	s, err := sframe.NewSender(sframe.AES128GCMSHA256_128, 1, key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := bot.NewInterimCipher(l.Secret, l.RoomID)
+	r, err := sframe.NewReceiver(sframe.AES128GCMSHA256_128)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return bot.NewSFrameCipher(s, r)
 }
