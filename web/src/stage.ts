@@ -115,7 +115,9 @@ export class Stage {
     t.el.setAttribute('aria-label', label);
     replace(t.avatar, initials(displayName(p)));
     t.video.hidden = track === undefined;
-    t.avatar.hidden = track !== undefined;
+    // Until the first frame is decoded the avatar covers the (black) video;
+    // the video stays visible so that adaptive stream keeps it subscribed.
+    t.avatar.hidden = track !== undefined && t.video.videoWidth > 0;
     t.el.dataset['video'] = track !== undefined ? 'on' : 'off';
     t.video.classList.toggle('mirrored', p.isLocal && source === Track.Source.Camera);
     const micMuted = !p.isMicrophoneEnabled;
@@ -130,6 +132,7 @@ export class Stage {
   private newTile(identity: string, source: Source): Tile {
     const video = h('video', { autoplay: true, playsinline: true, muted: true });
     video.muted = true; // audio plays through the audio elements
+    video.addEventListener('resize', () => this.sync());
     const avatar = h('div', { class: 'avatar', 'aria-hidden': 'true' });
     const name = h('span', { class: 'tile-name' });
     const micOff = h('span', { class: 'tile-mic-off', title: 'Microphone off', role: 'img', 'aria-label': 'Microphone off' }, icon('micOff'));
