@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -401,6 +402,24 @@ type envelope struct {
 	Cmd Command `json:"cmd"`
 }
 
+var reqIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+// decodeEnvelope reads a command from the node's channel: bounded in size,
+// with a request ID of the form Call makes (it names a Redis key).
+func decodeEnvelope(b []byte) (envelope, error) {
+	var env envelope
+	if len(b) > maxCommand {
+		return env, errors.New("cluster: command too large")
+	}
+	if err := json.Unmarshal(b, &env); err != nil {
+		return envelope{}, fmt.Errorf("cluster: command: %w", err)
+	}
+	if !reqIDPattern.MatchString(env.ID) {
+		return envelope{}, errors.New("cluster: command: bad request id")
+	}
+	return env, nil
+}
+
 // Call implements Router: it publishes cmd on the node's channel and waits
 // for the reply on a list named by a fresh request ID.
 func (r *RedisRouter) Call(ctx context.Context, id NodeID, cmd Command) (Result, error) {
@@ -468,11 +487,8 @@ func (r *RedisRouter) Serve(ctx context.Context, h Handler) error {
 			if !ok {
 				return nil
 			}
-			if len(msg.Payload) > maxCommand {
-				continue
-			}
-			var env envelope
-			if err := json.Unmarshal([]byte(msg.Payload), &env); err != nil || len(env.ID) != 32 {
+			env, err := decodeEnvelope([]byte(msg.Payload))
+			if err != nil {
 				r.log.Warn("malformed command", "size", len(msg.Payload))
 				continue
 			}
