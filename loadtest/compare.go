@@ -1,0 +1,263 @@
+package loadtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// maxResultFile bounds a result file read by compare.
+const maxResultFile = 16 << 20
+
+// compareCommand implements `conclave loadtest compare`: it reads result
+// files of repeated runs of the same scenarios on several servers and
+// writes a side-by-side report with medians, spreads and ratios.
+func compareCommand(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadtest compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "", "directory to write report.md and plot.svg")
+	base := fs.String("base", ServerLiveKit, "server the ratios are relative to")
+	title := fs.String("title", "Conclave and LiveKit side by side", "report title")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("loadtest compare: give result files")
+	}
+	var results []*Result
+	var sweeps []*Sweep
+	for _, path := range fs.Args() {
+		r, s, err := loadResultFile(path)
+		if err != nil {
+			return err
+		}
+		if r != nil {
+			results = append(results, r)
+		}
+		if s != nil {
+			sweeps = append(sweeps, s)
+		}
+	}
+	md := Compare(*title, *base, results, sweeps)
+	if *out != "" {
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return fmt.Errorf("loadtest compare: %w", err)
+		}
+		if len(sweeps) > 0 {
+			for _, sc := range sweepScenarios(sweeps) {
+				name := "plot-" + sc + ".svg"
+				if err := os.WriteFile(filepath.Join(*out, name), []byte(PlotSVG(medianSweeps(sweeps, sc))), 0o644); err != nil {
+					return fmt.Errorf("loadtest compare: %w", err)
+				}
+				md += fmt.Sprintf("\n![%s: p99 latency and server CPU against participants](%s)\n", sc, name)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(*out, "report.md"), []byte(md), 0o644); err != nil {
+			return fmt.Errorf("loadtest compare: %w", err)
+		}
+	}
+	_, err := io.WriteString(stdout, md)
+	return err
+}
+
+// loadResultFile reads a Result or a Sweep.
+func loadResultFile(path string) (*Result, *Sweep, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loadtest compare: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxResultFile+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("loadtest compare: %s: %w", path, err)
+	}
+	if len(data) > maxResultFile {
+		return nil, nil, fmt.Errorf("loadtest compare: %s: larger than %d bytes", path, maxResultFile)
+	}
+	if bytes.Contains(data, []byte(`"points"`)) {
+		var s Sweep
+		if err := json.Unmarshal(data, &s); err != nil {
+			return nil, nil, fmt.Errorf("loadtest compare: %s: %w", path, err)
+		}
+		return nil, &s, nil
+	}
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, nil, fmt.Errorf("loadtest compare: %s: %w", path, err)
+	}
+	return &r, nil, nil
+}
+
+type groupKey struct {
+	scenario                string
+	publishers, subscribers int
+}
+
+// Compare renders results of several servers side by side: for each
+// scenario and size, the median of each figure over the repeats with its
+// range, and the ratio of each server's median to base's.
+func Compare(title, base string, results []*Result, sweeps []*Sweep) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n\n", title)
+	b.WriteString("Each cell is the median over repeated runs, with the range [min-max] and the number of runs.\n")
+	fmt.Fprintf(&b, "Ratios are each server's median divided by %s's; for figures marked (+) higher is better, (-) lower is better.\n\n", base)
+
+	groups := map[groupKey]map[string][]*Result{}
+	for _, r := range results {
+		k := groupKey{r.Scenario, r.Publishers, r.Subscribers}
+		if groups[k] == nil {
+			groups[k] = map[string][]*Result{}
+		}
+		groups[k][r.Server] = append(groups[k][r.Server], r)
+	}
+	keys := slices.SortedFunc(maps.Keys(groups), func(a, b groupKey) int {
+		if c := strings.Compare(scenarioOrder(a.scenario), scenarioOrder(b.scenario)); c != 0 {
+			return c
+		}
+		if a.publishers != b.publishers {
+			return a.publishers - b.publishers
+		}
+		return a.subscribers - b.subscribers
+	})
+	for _, k := range keys {
+		byServer := groups[k]
+		servers := slices.Sorted(maps.Keys(byServer))
+		fmt.Fprintf(&b, "## %s: %d publishers + %d subscribers\n\n", k.scenario, k.publishers, k.subscribers)
+		b.WriteString("| figure |")
+		for _, s := range servers {
+			fmt.Fprintf(&b, " %s |", s)
+		}
+		for _, s := range servers {
+			if s != base {
+				fmt.Fprintf(&b, " %s / %s |", s, base)
+			}
+		}
+		b.WriteString("\n|---|")
+		for range servers {
+			b.WriteString("---:|")
+		}
+		for _, s := range servers {
+			if s != base {
+				b.WriteString("---:|")
+			}
+		}
+		b.WriteString("\n")
+		for _, m := range metrics {
+			sign := map[int]string{1: " (+)", -1: " (-)", 0: ""}[m.better]
+			fmt.Fprintf(&b, "| %s%s |", m.label(), sign)
+			med := map[string]float64{}
+			for _, s := range servers {
+				vals := values(byServer[s], m)
+				med[s] = quantile(vals, 0.5)
+				fmt.Fprintf(&b, " "+m.format+" ["+m.format+"-"+m.format+"] n=%d |", med[s], quantile(vals, 0), quantile(vals, 1), len(vals))
+			}
+			for _, s := range servers {
+				if s == base {
+					continue
+				}
+				if bv, ok := med[base]; ok && bv != 0 {
+					fmt.Fprintf(&b, " %.2f |", med[s]/bv)
+				} else {
+					b.WriteString(" - |")
+				}
+			}
+			b.WriteString("\n")
+		}
+		b.WriteString("\n")
+	}
+	for _, sc := range sweepScenarios(sweeps) {
+		ms := medianSweeps(sweeps, sc)
+		fmt.Fprintf(&b, "## Scaling: %s (medians per size)\n\n", sc)
+		b.WriteString("| server | participants | fwd pkt/s | pkt per CPU-s | server CPU (cores) | p50 ms | p99 ms | loss | J2FF ms | RSS/participant MiB | loadgen CPU |\n")
+		b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, s := range ms {
+			for _, r := range s.Points {
+				fmt.Fprintf(&b, "| %s | %d | %.0f | %.0f | %.2f | %.2f | %.2f | %.5f | %.0f | %.1f | %.2f |\n",
+					s.Server, r.Participants, r.ForwardedPacketsPerSecond, r.ForwardedPacketsPerCPUSecond, r.ServerCPUCores,
+					r.P50LatencyMS, r.P99LatencyMS, r.LossRatio, r.JoinToFirstFrameMS, r.RSSPerParticipantBytes/(1<<20), r.LoadGenCPUCores)
+			}
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func scenarioOrder(s string) string {
+	if i := slices.Index(Scenarios, s); i >= 0 {
+		return fmt.Sprintf("%02d", i)
+	}
+	return "99" + s
+}
+
+func values(rs []*Result, m metric) []float64 {
+	out := make([]float64, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, m.get(r))
+	}
+	return out
+}
+
+func sweepScenarios(sweeps []*Sweep) []string {
+	set := map[string]bool{}
+	for _, s := range sweeps {
+		set[s.Scenario] = true
+	}
+	return slices.Sorted(maps.Keys(set))
+}
+
+// medianSweeps merges the repeated sweeps of one scenario into one sweep
+// per server whose points are field-wise medians of the repeats.
+func medianSweeps(sweeps []*Sweep, scenario string) []*Sweep {
+	byServer := map[string]map[int][]*Result{}
+	for _, s := range sweeps {
+		if s.Scenario != scenario {
+			continue
+		}
+		if byServer[s.Server] == nil {
+			byServer[s.Server] = map[int][]*Result{}
+		}
+		for _, p := range s.Points {
+			byServer[s.Server][p.Participants] = append(byServer[s.Server][p.Participants], p)
+		}
+	}
+	var out []*Sweep
+	for _, server := range slices.Sorted(maps.Keys(byServer)) {
+		sw := &Sweep{Server: server, Scenario: scenario}
+		for _, n := range slices.Sorted(maps.Keys(byServer[server])) {
+			sw.Points = append(sw.Points, medianResult(byServer[server][n]))
+		}
+		out = append(out, sw)
+	}
+	return out
+}
+
+// medianResult is a Result whose plotted and tabulated figures are the
+// medians of rs.
+func medianResult(rs []*Result) *Result {
+	m := *rs[0]
+	med := func(get func(*Result) float64) float64 {
+		v := make([]float64, len(rs))
+		for i, r := range rs {
+			v[i] = get(r)
+		}
+		return quantile(v, 0.5)
+	}
+	m.ForwardedPacketsPerSecond = med(func(r *Result) float64 { return r.ForwardedPacketsPerSecond })
+	m.ForwardedPacketsPerCPUSecond = med(func(r *Result) float64 { return r.ForwardedPacketsPerCPUSecond })
+	m.ServerCPUCores = med(func(r *Result) float64 { return r.ServerCPUCores })
+	m.P50LatencyMS = med(func(r *Result) float64 { return r.P50LatencyMS })
+	m.P99LatencyMS = med(func(r *Result) float64 { return r.P99LatencyMS })
+	m.LossRatio = med(func(r *Result) float64 { return r.LossRatio })
+	m.JoinToFirstFrameMS = med(func(r *Result) float64 { return r.JoinToFirstFrameMS })
+	m.RSSPerParticipantBytes = med(func(r *Result) float64 { return r.RSSPerParticipantBytes })
+	m.LoadGenCPUCores = med(func(r *Result) float64 { return r.LoadGenCPUCores })
+	return &m
+}

@@ -1,0 +1,73 @@
+package loadtest
+
+import "time"
+
+// Result is the report of one run. Its JSON form is what
+// `conclave loadtest --json` prints: one object.
+type Result struct {
+	Server       string    `json:"server"`
+	Label        string    `json:"label,omitempty"`
+	Scenario     string    `json:"scenario"`
+	Keying       string    `json:"keying"`
+	Started      time.Time `json:"started"`
+	Publishers   int       `json:"publishers"`
+	Subscribers  int       `json:"subscribers"`
+	Participants int       `json:"participants"`
+	WarmupS      float64   `json:"warmup_s"`
+	WindowS      float64   `json:"window_s"`
+
+	// Joining.
+	JoinFailures        int     `json:"join_failures"`
+	RateLimitedRetries  int     `json:"rate_limited_retries"`
+	JoinSpanMS          float64 `json:"join_span_ms"` // first join started to last joined
+	ConnectP50MS        float64 `json:"connect_p50_ms"`
+	ConnectMaxMS        float64 `json:"connect_max_ms"`
+	JoinToFirstFrameMS  float64 `json:"join_to_first_frame_ms"` // median over bots that received
+	JoinToFirstFrameP95 float64 `json:"join_to_first_frame_p95_ms"`
+	JoinToFirstFrameMax float64 `json:"join_to_first_frame_max_ms"`
+	BotsWithoutFrames   int     `json:"bots_without_frames"`
+
+	// Forwarding, over the window.
+	ForwardedPackets             uint64  `json:"forwarded_packets"`
+	ForwardedPacketsPerSecond    float64 `json:"forwarded_packets_per_second"`
+	ForwardedBitsPerSecond       float64 `json:"forwarded_bits_per_second"`
+	ServerCPUSeconds             float64 `json:"server_cpu_seconds"`
+	ServerCPUCores               float64 `json:"server_cpu_cores"`
+	ForwardedPacketsPerCPUSecond float64 `json:"forwarded_packets_per_cpu_second"`
+	CPUSecondsPerMillionPackets  float64 `json:"cpu_seconds_per_million_packets"`
+	ServerRSSBytes               uint64  `json:"server_rss_bytes"`
+	ServerRSSBaselineBytes       uint64  `json:"server_rss_baseline_bytes"`
+	RSSPerParticipantBytes       float64 `json:"rss_per_participant_bytes"`
+
+	// Media quality, over the window.
+	FramesDecrypted uint64  `json:"frames_decrypted"`
+	FramesLost      uint64  `json:"frames_lost"`
+	LossRatio       float64 `json:"loss_ratio"`
+	DecryptFailures uint64  `json:"decrypt_failures"`
+	P50LatencyMS    float64 `json:"p50_latency_ms"`
+	P95LatencyMS    float64 `json:"p95_latency_ms"`
+	P99LatencyMS    float64 `json:"p99_latency_ms"`
+	MaxLatencyMS    float64 `json:"max_latency_ms"`
+	// MissingStreams counts (receiver, publisher, kind) triples, among
+	// participants present for the whole window, where the receiver was
+	// not getting the publisher's media at the end.
+	MissingStreams int `json:"missing_streams"`
+
+	// Churn.
+	ChurnLeaves           int     `json:"churn_leaves,omitempty"`
+	ChurnJoins            int     `json:"churn_joins,omitempty"`
+	ChurnJoinFailures     int     `json:"churn_join_failures,omitempty"`
+	ChurnJoinToFirstP50MS float64 `json:"churn_join_to_first_frame_p50_ms,omitempty"`
+
+	// The load generator's own cost, to judge whether it limited the run.
+	LoadGenCPUCores         float64 `json:"loadgen_cpu_cores"`
+	LoadGenGoroutinesPerBot float64 `json:"loadgen_goroutines_per_bot"`
+	LoadGenHeapPerBotBytes  float64 `json:"loadgen_heap_per_bot_bytes"`
+}
+
+// Sweep is a series of runs of one scenario at growing sizes.
+type Sweep struct {
+	Server   string    `json:"server"`
+	Scenario string    `json:"scenario"`
+	Points   []*Result `json:"points"`
+}
