@@ -195,6 +195,21 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 			return fmt.Errorf("serve: media: %w", err)
 		}
 	}
+	// stopMedia tells participants and closes the media plane, once; a start
+	// that fails after this point stops it on the way out.
+	var mediaStopped bool
+	stopMedia := func(ctx context.Context) error {
+		if rtc == nil || mediaStopped {
+			return nil
+		}
+		mediaStopped = true
+		return rtc.Shutdown(ctx)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopMedia(sctx)
+	}()
 	local := cluster.Local(cluster.NoMedia{})
 	if l, ok := rtc.(cluster.Local); ok {
 		local = l
@@ -209,9 +224,6 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 	// One heartbeat before serving, so that this node can be placed on at
 	// once and a broken Redis stops the start.
 	if err := beat.beat(ctx); err != nil {
-		if rtc != nil {
-			rtc.Shutdown(context.Background())
-		}
 		return fmt.Errorf("serve: %w", err)
 	}
 	srv, err := NewServer(Options{
@@ -223,27 +235,6 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 		return err
 	}
 
-	// Background work ends with loops, and run waits for it.
-	loops, stopLoops := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer stopLoops()
-	wg.Go(func() {
-		if err := router.Serve(loops, ctrl.Handler()); err != nil {
-			log.Error("cluster commands", "err", err)
-		}
-	})
-	wg.Go(func() { beat.loop(loops, cfg.Redis.Heartbeat) })
-
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
-	serveErr := make(chan error, 2)
-	go func() { serveErr <- hs.Serve(ln) }()
 	var adminHS *http.Server
 	if adminLn != nil {
 		db, err := admin.OpenDB(ctx, cfg.Data)
@@ -273,6 +264,30 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 			BaseContext:       func(net.Listener) context.Context { return ctx },
 		}
+	}
+
+	// Background work ends with loops, and run waits for it.
+	loops, stopLoops := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopLoops()
+	wg.Go(func() {
+		if err := router.Serve(loops, ctrl.Handler()); err != nil {
+			log.Error("cluster commands", "err", err)
+		}
+	})
+	wg.Go(func() { beat.loop(loops, cfg.Redis.Heartbeat) })
+
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- hs.Serve(ln) }()
+	if adminHS != nil {
 		go func() { serveErr <- adminHS.Serve(adminLn) }()
 	}
 
@@ -307,9 +322,7 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 		select {
 		case err := <-serveErr:
 			stopLoops()
-			if rtc != nil {
-				rtc.Shutdown(context.Background())
-			}
+			stopMedia(context.Background())
 			hs.Close()
 			if adminHS != nil {
 				adminHS.Close()
@@ -327,10 +340,8 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 			if err := router.Leave(sctx); err != nil {
 				errs = append(errs, err)
 			}
-			if rtc != nil {
-				// Tell participants first, while their connections are up.
-				errs = append(errs, rtc.Shutdown(sctx))
-			}
+			// Tell participants first, while their connections are up.
+			errs = append(errs, stopMedia(sctx))
 			if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errs = append(errs, err)
 			}

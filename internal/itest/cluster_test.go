@@ -31,6 +31,7 @@ import (
 	"conclave/sfu"
 	"conclave/signaling"
 	"conclave/signaling/cluster/redistest"
+	"conclave/signaling/ds"
 	"conclave/signaling/rtc"
 	"conclave/signaling/token"
 )
@@ -57,7 +58,9 @@ func TestClusterNodeProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-// loopbackMedia is the media plane of a test node: SFU on loopback, no TURN.
+// loopbackMedia is the media plane of a test node, built as the conclave
+// command builds it (SFU, /rtc, and the /e2ee delivery service as the media
+// gate), on loopback without TURN.
 func loopbackMedia(cfg signaling.Config, verify *token.Verifier, _ *token.Issuer, log *slog.Logger) (signaling.RTCHandler, signaling.MediaInfo, error) {
 	scfg := sfu.DefaultConfig()
 	scfg.ListenIP = "127.0.0.1"
@@ -69,19 +72,36 @@ func loopbackMedia(cfg signaling.Config, verify *token.Verifier, _ *token.Issuer
 	if err != nil {
 		return nil, signaling.MediaInfo{}, err
 	}
-	h := rtc.NewHandler(rtc.Config{}, func(tok string) (*token.Claims, error) {
-		return verify.Verify(tok, time.Now())
-	}, engine, log)
-	return &testMedia{Handler: h, engine: engine}, signaling.MediaInfo{UDPPort: engine.UDPPort()}, nil
+	check := func(tok string) (*token.Claims, error) { return verify.Verify(tok, time.Now()) }
+	dsKey, err := ds.LoadOrCreateKey(cfg.Data)
+	if err != nil {
+		engine.Close()
+		return nil, signaling.MediaInfo{}, err
+	}
+	var h *rtc.Handler
+	dsrv, err := ds.New(ds.Config{OnAdmission: func(room, identity string) { h.Readmit(room, identity) }}, dsKey, check, log)
+	if err != nil {
+		engine.Close()
+		return nil, signaling.MediaInfo{}, err
+	}
+	h = rtc.NewHandler(rtc.Config{Gate: dsrv}, check, engine, log)
+	return &testMedia{Handler: h, engine: engine, ds: dsrv}, signaling.MediaInfo{UDPPort: engine.UDPPort()}, nil
 }
 
 type testMedia struct {
 	*rtc.Handler
 	engine *sfu.Engine
+	ds     *ds.Server
 }
 
+// E2EE is the delivery service that signaling.NewServer mounts at /e2ee.
+func (m *testMedia) E2EE() http.Handler { return m.ds }
+
 func (m *testMedia) Shutdown(ctx context.Context) error {
-	err := m.Handler.Shutdown(ctx)
+	err := m.ds.Shutdown(ctx)
+	if rerr := m.Handler.Shutdown(ctx); err == nil {
+		err = rerr
+	}
 	m.engine.Close()
 	return err
 }
@@ -290,6 +310,11 @@ func TestClusterFailover(t *testing.T) {
 	}
 	waitFor(t, 20*time.Second, "decrypted media after rejoining", inMedia(back, 25, 15), back...)
 	recovered := time.Since(killed)
+	// They are one MLS group again: same epoch and security code.
+	waitFor(t, 10*time.Second, "one MLS epoch and security code after rejoining", func() bool {
+		r0, r1 := back[0].Report(), back[1].Report()
+		return r0.SecurityCode != "" && r0.Epoch == r1.Epoch && r0.SecurityCode == r1.SecurityCode
+	}, back...)
 	newNode := byWS[joinAnswerURL(t, nodes[0].url, victim.room)]
 	if newNode == nil || newNode.id == "n3" {
 		t.Fatalf("meeting still placed on the dead node")
