@@ -86,6 +86,9 @@ func (c *conn) killLocked(why string) {
 	if !c.killed {
 		c.killed = true
 		close(c.kill)
+		// The writer may be blocked in a write to this very peer: closing
+		// the socket ends it now rather than at the write deadline.
+		_ = c.ws.UnderlyingConn().Close()
 		c.log.Info("ds: connection dropped", "reason", why)
 	}
 }

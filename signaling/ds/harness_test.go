@@ -147,12 +147,15 @@ type client struct {
 
 	mu       sync.Mutex
 	closeErr error
+	hold     sync.Mutex
 }
 
 func (c *client) readLoop() {
 	defer close(c.done)
 	defer close(c.in)
 	for {
+		c.hold.Lock() // a test holding it stops this client reading
+		c.hold.Unlock()
 		kind, b, err := c.ws.ReadMessage()
 		if err != nil {
 			c.mu.Lock()
