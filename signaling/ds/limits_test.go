@@ -2,6 +2,7 @@ package ds_test
 
 import (
 	"testing"
+	"time"
 
 	"conclave/e2ee/dsproto"
 	"conclave/e2ee/mls"
@@ -113,5 +114,51 @@ func TestSlowReaderIsDropped(t *testing.T) {
 	}
 	if !h.admitted(roomA, "carol") {
 		t.Fatal("a dropped member is removed only after LeaveGrace")
+	}
+}
+
+// TestResumeBeyondTheLogJoinsAfresh: the handshake log is bounded; a member
+// that missed more than it holds cannot resume and is removed.
+func TestResumeBeyondTheLogJoinsAfresh(t *testing.T) {
+	h := newHarness(t, ds.Config{MaxLogMessages: 2, LeaveGrace: time.Minute})
+	ms := h.meeting(roomA, "alice", "bob", "carol")
+	alice, bob, carol := ms[0], ms[1], ms[2]
+	bob.c.ws.Close()
+	<-bob.c.done
+	carol.c.ws.Close()
+	<-carol.c.done
+	carolEpoch := carol.group.Epoch()
+	alice.commit(mls.CommitOptions{}, true)
+	alice.commit(mls.CommitOptions{}, true)
+	// carol's state is one epoch further: the log (2 messages) covers it.
+	carol.group = nil
+	for _, tc := range []struct {
+		m     *member
+		have  uint64
+		group []byte
+		leaf  uint32
+		role  uint8
+	}{
+		{bob, bob.group.Epoch() - 1, bob.group.GroupID(), bob.group.OwnLeaf(), dsproto.RoleJoin},
+		{carol, carolEpoch + 1, alice.group.GroupID(), 2, dsproto.RoleResume},
+	} {
+		c := h.dial(roomA, tc.m.name)
+		c.send(&dsproto.Hello{HaveEpoch: tc.have, GroupID: tc.group, Leaf: tc.leaf})
+		sh := expect[*dsproto.ServerHello](c)
+		if sh.Role != tc.role {
+			t.Fatalf("%s: role %d, want %d", tc.m.name, sh.Role, tc.role)
+		}
+		if tc.role == dsproto.RoleResume {
+			hs := expect[*dsproto.Handshake](c)
+			info, err := mls.InspectMessage(hs.Message)
+			if err != nil || info.Epoch < tc.have {
+				t.Fatalf("replayed a handshake of epoch %d, before %d", info.Epoch, tc.have)
+			}
+		}
+	}
+	// bob's old leaf is removed at once.
+	rec := alice.processHandshake()
+	if rec.Proposal != mls.ProposalRemove || rec.Sender.Type != mls.SenderExternal {
+		t.Fatalf("got %+v", rec)
 	}
 }
