@@ -42,7 +42,8 @@ type App struct {
 	NewRTC func(cfg Config, verify *token.Verifier, issue *token.Issuer, log *slog.Logger) (RTCHandler, MediaInfo, error)
 	// Remover, when set, removes participants from a meeting's membership
 	// before the media plane disconnects them: the E2EE delivery service's
-	// MLS Remove proposal. nil: removal only disconnects from the media room.
+	// MLS Remove proposal. nil: taken from the RTC handler if it implements
+	// cluster.Remover; else removal only disconnects from the media room.
 	Remover cluster.Remover
 }
 
@@ -214,7 +215,11 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 	if l, ok := rtc.(cluster.Local); ok {
 		local = l
 	}
-	local = cluster.WithRemover(local, app.Remover)
+	remover := app.Remover
+	if r, ok := rtc.(cluster.Remover); ok && remover == nil {
+		remover = r
+	}
+	local = cluster.WithRemover(local, remover)
 	m := metrics.New()
 	if f, ok := rtc.(metrics.Forwarding); ok {
 		m.SetForwarding(f)
