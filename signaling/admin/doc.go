@@ -15,10 +15,11 @@
 // and a TOTP code is accepted once.
 //
 // Removing a participant goes through cluster.Remover, which the E2EE
-// delivery service is to implement as an MLS Remove proposal that every
-// member sees (RFC 9420, Section 12.1.3). Until it exists, removal only
-// disconnects the participant from the media room, and a participant who
-// still holds the meeting link can join again.
+// delivery service provides as an MLS Remove proposal that every member
+// sees (RFC 9420, Section 12.1.3), then disconnects it from the media room.
+// Where no Remover is wired, removal only disconnects the participant from
+// the media room, and a participant who still holds the meeting link can
+// join again.
 //
 // What it must never see or log: API key secrets, passwords, TOTP secrets or
 // codes, session tokens, room IDs, display names, content.
