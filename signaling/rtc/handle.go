@@ -80,6 +80,7 @@ func (p *participant) handleOffer(sd *livekit.SessionDescription) {
 		return
 	}
 	p.flushCandidates(livekit.SignalTarget_PUBLISHER)
+	p.unpublishStopped(sd.GetSdp())
 	answer, err := p.pub.CreateAnswer(nil)
 	if err == nil {
 		err = p.pub.SetLocalDescription(answer)

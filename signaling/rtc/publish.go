@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/livekit/protocol/livekit"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"conclave/sfu"
@@ -190,6 +191,65 @@ func (p *participant) unsubscribeAll(tracks []*pubTrack) {
 	if changed {
 		p.negotiate(false)
 	}
+}
+
+// unpublishStopped ends the tracks whose m-section the publisher's new offer
+// no longer sends: livekit-client unpublishes a track (a stopped screen
+// share, say) by removing its sender and renegotiating, with no signal
+// message of its own. The offer has already been applied, so it parses.
+func (p *participant) unpublishStopped(offer string) {
+	var sd sdp.SessionDescription
+	if err := sd.UnmarshalString(offer); err != nil {
+		return
+	}
+	stopped := map[string]bool{}
+	for _, m := range sd.MediaDescriptions {
+		mid, _ := m.Attribute("mid")
+		if mid == "" {
+			continue
+		}
+		// RFC 8829 Section 5.2.2 (a stopped transceiver has port 0) and
+		// RFC 3264 Section 6.1 (an offerer that will not send marks the
+		// stream recvonly or inactive).
+		if m.MediaName.Port.Value == 0 {
+			stopped[mid] = true
+			continue
+		}
+		for _, a := range m.Attributes {
+			if a.Key == "inactive" || a.Key == "recvonly" {
+				stopped[mid] = true
+			}
+		}
+	}
+	if len(stopped) == 0 {
+		return
+	}
+	var gone []*pubTrack
+	p.mu.Lock()
+	for sid, t := range p.tracks {
+		if t.info.Mid == "" || !stopped[t.info.Mid] {
+			continue
+		}
+		gone = append(gone, t)
+		delete(p.tracks, sid)
+		for cid, bt := range p.byCID {
+			if bt == t {
+				delete(p.byCID, cid)
+			}
+		}
+	}
+	p.mu.Unlock()
+	if len(gone) == 0 {
+		return
+	}
+	for _, q := range p.room.others(p) {
+		q.unsubscribeAll(gone)
+	}
+	for _, t := range gone {
+		t.recv.Close()
+		p.log.Info("rtc: track unpublished", "track", t.info.Sid)
+	}
+	p.room.announce(p)
 }
 
 // findTrack finds a published track by SID.

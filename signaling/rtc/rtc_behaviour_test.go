@@ -98,6 +98,58 @@ func TestRefuseUnencryptedTrack(t *testing.T) {
 	}
 }
 
+// TestUnpublishByRenegotiation: a publisher that removes a sender and
+// renegotiates (how livekit-client stops a screen share) has that track
+// unpublished for everyone, while its other tracks go on.
+func TestUnpublishByRenegotiation(t *testing.T) {
+	s := rtctest.Start(t, rtc.Config{})
+	a := dial(t, s, "P_alice")
+	b := dial(t, s, "P_bob")
+	video := publish(t, a, livekit.TrackType_VIDEO, 1)
+	audio := publish(t, a, livekit.TrackType_AUDIO, 1)
+	tracksOf := func() map[string]bool {
+		out := map[string]bool{}
+		if p := b.Participants()["P_alice"]; p != nil {
+			for _, tr := range p.Tracks {
+				out[tr.Sid] = true
+			}
+		}
+		return out
+	}
+	rtctest.Eventually(t, 10*time.Second, func() string {
+		if tr := tracksOf(); !tr[video.Sid] || !tr[audio.Sid] {
+			return fmt.Sprintf("bob sees alice's tracks %v", tr)
+		}
+		if b.Received()[video.Sid].Packets == 0 {
+			return "bob receives no video"
+		}
+		return ""
+	})
+	var cid string
+	for c, info := range a.Published() {
+		if info.Sid == video.Sid {
+			cid = c
+		}
+	}
+	if err := a.Unpublish(cid); err != nil {
+		t.Fatal(err)
+	}
+	rtctest.Eventually(t, 10*time.Second, func() string {
+		if tr := tracksOf(); tr[video.Sid] || !tr[audio.Sid] {
+			return fmt.Sprintf("after unpublish bob sees alice's tracks %v", tr)
+		}
+		return ""
+	})
+	// Audio still flows.
+	before := b.Received()[audio.Sid].Packets
+	rtctest.Eventually(t, 5*time.Second, func() string {
+		if b.Received()[audio.Sid].Packets <= before {
+			return "audio stopped too"
+		}
+		return ""
+	})
+}
+
 func TestLeaveSeenWithinASecond(t *testing.T) {
 	s := rtctest.Start(t, rtc.Config{})
 	a := dial(t, s, "P_alice")

@@ -30,6 +30,7 @@ type Client struct {
 	mu           sync.Mutex
 	participants map[string]*livekit.ParticipantInfo // by SID
 	published    map[string]*livekit.TrackInfo       // by cid
+	senders      map[string]*webrtc.RTPSender        // by cid
 	received     map[string]*TrackStats              // by track SID
 	responses    []*livekit.RequestResponse
 	speakers     map[string]bool
@@ -82,7 +83,7 @@ func newAPI() (*webrtc.API, error) {
 // Dial joins as a new participant.
 func Dial(ctx context.Context, serverURL, tok string) (*Client, error) {
 	c := &Client{
-		participants: map[string]*livekit.ParticipantInfo{}, published: map[string]*livekit.TrackInfo{},
+		participants: map[string]*livekit.ParticipantInfo{}, published: map[string]*livekit.TrackInfo{}, senders: map[string]*webrtc.RTPSender{},
 		received: map[string]*TrackStats{}, speakers: map[string]bool{}, stop: make(chan struct{}),
 	}
 	api, err := newAPI()
@@ -401,12 +402,43 @@ func (c *Client) Publish(ctx context.Context, kind livekit.TrackType, layers int
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+	c.mu.Lock()
+	c.senders[cid] = sender
+	c.mu.Unlock()
 	if err = c.negotiate(); err != nil {
 		return nil, err
 	}
 	mid := transceiver.Mid()
 	c.startMedia(kind, tracks, sender, mid)
 	return info, nil
+}
+
+// Published returns the tracks the server confirmed, by client id.
+func (c *Client) Published() map[string]*livekit.TrackInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]*livekit.TrackInfo, len(c.published))
+	for k, v := range c.published {
+		out[k] = v
+	}
+	return out
+}
+
+// Unpublish stops sending the track published with client id cid the way
+// livekit-client does: it removes the sender and renegotiates, without a
+// signal message of its own.
+func (c *Client) Unpublish(cid string) error {
+	c.mu.Lock()
+	sender := c.senders[cid]
+	delete(c.senders, cid)
+	c.mu.Unlock()
+	if sender == nil {
+		return fmt.Errorf("rtctest: no published track %q", cid)
+	}
+	if err := c.pub.RemoveTrack(sender); err != nil {
+		return err
+	}
+	return c.negotiate()
 }
 
 func (c *Client) negotiate() error {
