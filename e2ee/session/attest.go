@@ -73,5 +73,5 @@ func (s *Session) onAttestation(am appMessage, epoch uint64) {
 	}
 	s.unattested = false
 	s.log.Info("session: group attested", "epoch", s.group.Epoch())
-	s.emit(EpochChanged{Epoch: s.group.Epoch(), SecurityCode: s.code, Sender: s.sender})
+	s.emit(s.epochChanged())
 }

@@ -23,6 +23,8 @@ type appMessage struct {
 	// Leaf and MAC are the fields of an attestation (attest.go).
 	Leaf *uint32 `json:"leaf,omitempty"`
 	MAC  []byte  `json:"mac,omitempty"`
+	// On is the state of a status message (status.go).
+	On *bool `json:"on,omitempty"`
 }
 
 // SendChat seals a chat message as an MLS PrivateMessage (RFC 9420,
@@ -82,7 +84,7 @@ func (s *Session) onApplication(m inApplication) {
 		return
 	}
 	switch am.Type {
-	case "chat":
+	case "chat", string(StatusHand), string(StatusRecording):
 	case attestRequestType:
 		s.onAttestRequest(rec.Sender.Index)
 		return
@@ -97,6 +99,10 @@ func (s *Session) onApplication(m inApplication) {
 		if mem.Leaf == rec.Sender.Index {
 			from = mem
 		}
+	}
+	if am.Type != "chat" {
+		s.onStatus(am, from, rec.Epoch)
+		return
 	}
 	s.emit(ChatReceived{From: from, Epoch: rec.Epoch, Text: am.Text})
 }

@@ -33,10 +33,24 @@ type LobbyEntry struct {
 // EpochChanged: the group moved to a new epoch (or was created or joined).
 // Senders must switch to Sender at once; the session's Receiver already
 // holds the epoch, and keeps the previous one for Timing.EpochGrace.
+//
+// A client that runs SFrame outside this process (the browser's
+// encoded-transform worker) keys it from MediaBaseKey and Leaf instead:
+// its sending KID is made of context 0, Leaf and Epoch in
+// sframe.DefaultKIDLayout, and it receives by each frame's KID (RFC 9605,
+// Section 5.2). It must send only while Sender is non-nil (an unattested
+// joiner receives but never sends; attest.go), and erase MediaBaseKey once
+// handed over.
 type EpochChanged struct {
 	Epoch        uint64
 	SecurityCode string
 	Sender       *sframe.Sender
+	// MediaBaseKey is the epoch's SFrame base key,
+	// MLS-Exporter("SFrame 1.0 Base Key", "", 16) (RFC 9605, Section 5.2).
+	// It is secret: never log it.
+	MediaBaseKey []byte
+	// Leaf is this member's leaf index, the index part of its KID.
+	Leaf uint32
 }
 
 // RosterChanged: the members of the group changed.
@@ -67,6 +81,15 @@ type Rejected struct {
 	Err  error
 }
 
+// StatusReceived: a member announced a state of its own that every member
+// must see (StatusHand, StatusRecording), in an MLS application message.
+type StatusReceived struct {
+	From  Member
+	Epoch uint64
+	Kind  StatusKind
+	On    bool
+}
+
 // Removed: this client is no longer a member (it was removed or left).
 type Removed struct{}
 
@@ -76,11 +99,12 @@ type ServerError struct {
 	Text string
 }
 
-func (EpochChanged) isEvent()  {}
-func (RosterChanged) isEvent() {}
-func (LobbyChanged) isEvent()  {}
-func (LobbyStatus) isEvent()   {}
-func (ChatReceived) isEvent()  {}
-func (Rejected) isEvent()      {}
-func (Removed) isEvent()       {}
-func (ServerError) isEvent()   {}
+func (EpochChanged) isEvent()   {}
+func (RosterChanged) isEvent()  {}
+func (LobbyChanged) isEvent()   {}
+func (LobbyStatus) isEvent()    {}
+func (ChatReceived) isEvent()   {}
+func (Rejected) isEvent()       {}
+func (Removed) isEvent()        {}
+func (ServerError) isEvent()    {}
+func (StatusReceived) isEvent() {}

@@ -191,7 +191,7 @@ func (s *Session) enterEpoch(now time.Time) error {
 	s.sender = snd
 	s.code = SecurityCode(g.EpochAuthenticator())
 	s.log.Info("session: epoch", "epoch", g.Epoch(), "members", len(members))
-	s.emit(EpochChanged{Epoch: g.Epoch(), SecurityCode: s.code, Sender: s.Sender()})
+	s.emit(s.epochChanged())
 	s.emit(RosterChanged{Members: s.Roster()})
 	if s.unattested {
 		s.requestAttestation()
