@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"conclave/clients/bot"
+	"conclave/signaling/admin"
 )
 
 // command is one subcommand: it parses its own flags from args and runs until
@@ -28,6 +29,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the meeting server (web app, signaling, SFU, TURN)", serveCommand},
 		{"bot", "join a meeting as a Go participant and report what it received", bot.Command},
+		{"admin", "administer the service: meetings, nodes, keys, audit log", admin.Command},
 		{"version", "print the version and the web bundle's SHA-256", versionCommand},
 	}
 }

@@ -130,6 +130,7 @@ const (
 	CodeShutdown   = 9  // closes: the server is shutting down
 	CodeRemoved    = 10 // closes: an admin removed the participant
 	CodeSlow       = 11 // closes: the client did not read its messages in time
+	CodeEnded      = 12 // closes: an admin ended the meeting
 )
 
 // Hello opens a connection (client to server). HaveEpoch is 0 without

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/livekit/protocol/livekit"
 
 	"conclave/sfu"
 	"conclave/signaling/token"
@@ -237,6 +238,45 @@ type RoomInfo struct {
 }
 
 // Rooms lists the rooms with participants.
+// ErrNoSuchRoom and ErrNoSuchParticipant are returned by EndRoom and
+// RemoveParticipant.
+var (
+	ErrNoSuchRoom        = errors.New("rtc: no such room")
+	ErrNoSuchParticipant = errors.New("rtc: no such participant")
+)
+
+// EndRoom disconnects everyone in the room (reason ROOM_DELETED): an admin
+// ended the meeting.
+func (h *Handler) EndRoom(key string) error {
+	rm, err := h.room(key, false)
+	if err != nil {
+		return ErrNoSuchRoom
+	}
+	for _, p := range rm.others(nil) {
+		p.kick(livekit.DisconnectReason_ROOM_DELETED)
+		p.leave(livekit.DisconnectReason_ROOM_DELETED)
+	}
+	h.dropRoomIfEmpty(rm)
+	return nil
+}
+
+// RemoveParticipant disconnects one participant (reason
+// PARTICIPANT_REMOVED). Its MLS removal is the delivery service's job.
+func (h *Handler) RemoveParticipant(key, identity string) error {
+	rm, err := h.room(key, false)
+	if err != nil {
+		return ErrNoSuchRoom
+	}
+	p := rm.get(identity)
+	if p == nil {
+		return ErrNoSuchParticipant
+	}
+	p.kick(livekit.DisconnectReason_PARTICIPANT_REMOVED)
+	p.leave(livekit.DisconnectReason_PARTICIPANT_REMOVED)
+	h.dropRoomIfEmpty(rm)
+	return nil
+}
+
 func (h *Handler) Rooms() []RoomInfo {
 	h.mu.Lock()
 	rooms := make([]*room, 0, len(h.rooms))

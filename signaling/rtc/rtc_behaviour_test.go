@@ -2,6 +2,7 @@ package rtc_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -148,6 +149,51 @@ func TestUnpublishByRenegotiation(t *testing.T) {
 		}
 		return ""
 	})
+}
+
+// TestAdminEndAndRemove: an admin's removal disconnects one participant
+// (PARTICIPANT_REMOVED) and the others see it leave; ending the room
+// disconnects everyone (ROOM_DELETED) and forgets the room.
+func TestAdminEndAndRemove(t *testing.T) {
+	s := rtctest.Start(t, rtc.Config{})
+	a := dial(t, s, "P_alice")
+	b := dial(t, s, "P_bob")
+	c := dial(t, s, "P_carol")
+	if err := s.Handler.RemoveParticipant(room, "P_nobody"); !errors.Is(err, rtc.ErrNoSuchParticipant) {
+		t.Fatalf("remove unknown: %v", err)
+	}
+	if err := s.Handler.RemoveParticipant("no-room", "P_bob"); !errors.Is(err, rtc.ErrNoSuchRoom) {
+		t.Fatalf("remove in unknown room: %v", err)
+	}
+	if err := s.Handler.RemoveParticipant(room, "P_bob"); err != nil {
+		t.Fatal(err)
+	}
+	rtctest.Eventually(t, 5*time.Second, func() string {
+		if l := b.Leave(); l == nil || l.Reason != livekit.DisconnectReason_PARTICIPANT_REMOVED {
+			return "bob not told he was removed"
+		}
+		if a.Participants()["P_bob"] != nil {
+			return "alice still sees bob"
+		}
+		return ""
+	})
+	if err := s.Handler.EndRoom(room); err != nil {
+		t.Fatal(err)
+	}
+	rtctest.Eventually(t, 5*time.Second, func() string {
+		for _, x := range []*rtctest.Client{a, c} {
+			if l := x.Leave(); l == nil || l.Reason != livekit.DisconnectReason_ROOM_DELETED {
+				return "a participant was not told the room ended"
+			}
+		}
+		if n := len(s.Handler.Rooms()); n != 0 {
+			return fmt.Sprintf("%d rooms left", n)
+		}
+		return ""
+	})
+	if err := s.Handler.EndRoom(room); !errors.Is(err, rtc.ErrNoSuchRoom) {
+		t.Fatalf("end ended room: %v", err)
+	}
 }
 
 func TestLeaveSeenWithinASecond(t *testing.T) {
