@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"conclave/internal/version"
 	"conclave/sfu"
 	"conclave/signaling"
+	"conclave/signaling/cluster"
 	"conclave/signaling/ds"
 	"conclave/signaling/rtc"
 	"conclave/signaling/token"
@@ -72,8 +74,57 @@ type mediaPlane struct {
 	ds     *ds.Server
 }
 
+var _ cluster.Local = (*mediaPlane)(nil)
+
+// Rooms lists the running rooms for the node's load and for the admin API.
+func (m *mediaPlane) Rooms() []cluster.Room {
+	rooms := m.Handler.Rooms()
+	out := make([]cluster.Room, 0, len(rooms))
+	for _, r := range rooms {
+		out = append(out, cluster.Room{Key: cluster.RoomKey(r.Key), Participants: r.Participants, StartedAt: r.Started})
+	}
+	return out
+}
+
+// EndRoom ends a meeting: its /e2ee and /rtc connections are closed.
+func (m *mediaPlane) EndRoom(_ context.Context, room cluster.RoomKey) error {
+	dsErr := m.ds.EndRoom(string(room))
+	if err := m.Handler.EndRoom(string(room)); err != nil {
+		if dsErr == nil {
+			return nil // members were only on /e2ee
+		}
+		return fmt.Errorf("%w: %w", cluster.ErrNoSuchRoom, err)
+	}
+	return nil
+}
+
+// RemoveParticipant disconnects a participant's media.
+func (m *mediaPlane) RemoveParticipant(_ context.Context, room cluster.RoomKey, identity string) error {
+	switch err := m.Handler.RemoveParticipant(string(room), identity); {
+	case errors.Is(err, rtc.ErrNoSuchRoom):
+		return fmt.Errorf("%w: %w", cluster.ErrNoSuchRoom, err)
+	case errors.Is(err, rtc.ErrNoSuchParticipant):
+		return fmt.Errorf("%w: %w", cluster.ErrNoSuchParticipant, err)
+	default:
+		return err
+	}
+}
+
 // E2EE is the /e2ee delivery service, which signaling.NewServer mounts.
 func (m *mediaPlane) E2EE() http.Handler { return m.ds }
+
+var _ cluster.Remover = (*mediaPlane)(nil)
+
+// RemoveMember implements cluster.Remover: the delivery service proposes
+// the member's removal (its DS-signed external Remove) and closes its /e2ee
+// connection. A participant that never joined the group has no membership
+// to remove; the caller then disconnects it from the media room.
+func (m *mediaPlane) RemoveMember(_ context.Context, room cluster.RoomKey, identity string) error {
+	if err := m.ds.Remove(string(room), identity); err != nil && !errors.Is(err, ds.ErrNoMember) {
+		return err
+	}
+	return nil
+}
 
 func (m *mediaPlane) Shutdown(ctx context.Context) error {
 	err := m.ds.Shutdown(ctx)

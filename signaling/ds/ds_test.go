@@ -530,6 +530,22 @@ func TestAdminRemove(t *testing.T) {
 	if err := h.srv.Remove(roomA, "bob"); !errors.Is(err, ds.ErrNoMember) {
 		t.Fatalf("second removal: %v", err)
 	}
+	// A lobby joiner removed by an admin loses its entry and connection.
+	j := h.connect(roomA, "knocker", dsproto.RoleJoin)
+	ref := j.knock(nil)
+	expect[*dsproto.JoinRequest](ms[0].c)
+	if err := h.srv.Remove(roomA, "knocker"); err != nil {
+		t.Fatal(err)
+	}
+	if e := j.c.closed(); e == nil || e.Code != dsproto.CodeRemoved {
+		t.Fatalf("knocker got %+v, want Error{removed}", e)
+	}
+	if gone := expect[*dsproto.LobbyGone](ms[0].c); !bytes.Equal(gone.Ref, ref) {
+		t.Fatal("LobbyGone names another joiner")
+	}
+	if err := h.srv.Remove(roomB, "nobody"); !errors.Is(err, ds.ErrNoMember) {
+		t.Fatalf("removal in an unknown room: %v", err)
+	}
 }
 
 func TestObserveSeesEveryMessage(t *testing.T) {

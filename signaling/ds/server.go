@@ -169,7 +169,9 @@ func (s *Server) Admitted(room, identity string) bool {
 }
 
 // Remove removes identity from room's group with a DS-signed external
-// Remove, and closes its connection (an admin's removal, DESIGN.md P7).
+// Remove, and closes its connection (an admin's removal, DESIGN.md P7). A
+// participant that is connected but not a member (in the lobby, say) loses
+// its lobby entry and its connection. ErrNoMember: neither.
 func (s *Server) Remove(room, identity string) error {
 	s.mu.Lock()
 	rm := s.rooms[room]
@@ -179,12 +181,20 @@ func (s *Server) Remove(room, identity string) error {
 	}
 	rm.mu.Lock()
 	m := rm.members[identity]
-	if m == nil {
+	c := rm.byIdentity[identity]
+	if m == nil && c == nil {
 		rm.mu.Unlock()
 		return ErrNoMember
 	}
-	c := m.conn
-	rm.removeMemberLocked(m, "admin")
+	if m != nil {
+		if m.conn != nil {
+			c = m.conn
+		}
+		rm.removeMemberLocked(m, "admin")
+	}
+	if c != nil {
+		rm.detachLocked(c)
+	}
 	rm.groupLivenessLocked()
 	notes := rm.takeNotesLocked()
 	rm.mu.Unlock()
@@ -417,17 +427,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.rooms = map[string]*room{}
 	s.mu.Unlock()
 	for _, r := range rooms {
-		r.mu.Lock()
-		conns := make([]*conn, 0, len(r.conns))
-		for c := range r.conns {
-			conns = append(conns, c)
-		}
-		r.gone = true
-		r.clearLocked()
-		r.mu.Unlock()
-		for _, c := range conns {
-			c.close(dsproto.CodeShutdown, "server shutting down")
-		}
+		r.end(dsproto.CodeShutdown, "server shutting down")
 	}
 	done := make(chan struct{})
 	go func() {
@@ -439,6 +439,35 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("ds: shutdown: %w", ctx.Err())
+	}
+}
+
+// EndRoom closes every connection of room (Error{ended}) and forgets its
+// state: an admin ended the meeting. ErrNoMember if the room has no state.
+func (s *Server) EndRoom(room string) error {
+	s.mu.Lock()
+	r := s.rooms[room]
+	delete(s.rooms, room)
+	s.mu.Unlock()
+	if r == nil {
+		return ErrNoMember
+	}
+	r.end(dsproto.CodeEnded, "the meeting was ended by an administrator")
+	return nil
+}
+
+// end forgets r's state and closes its connections with code.
+func (r *room) end(code uint16, text string) {
+	r.mu.Lock()
+	conns := make([]*conn, 0, len(r.conns))
+	for c := range r.conns {
+		conns = append(conns, c)
+	}
+	r.gone = true
+	r.clearLocked()
+	r.mu.Unlock()
+	for _, c := range conns {
+		c.close(code, text)
 	}
 }
 
