@@ -43,6 +43,10 @@ type server struct {
 	api    *webrtc.API // shared by the test's bots
 	log    *slog.Logger
 	ds     *ds.Server
+	dsKey  *mls.SignatureKey
+	// e2ee, if set, serves /e2ee instead of the delivery service (a test's
+	// man in the middle, which reaches the DS at /e2ee-direct).
+	e2ee atomic.Pointer[http.Handler]
 	// sfuObserve, if set, sees every RTP packet the SFU receives.
 	sfuObserve atomic.Pointer[func(direction string, b []byte)]
 }
@@ -116,7 +120,7 @@ func startServer(t *testing.T) *server {
 	if err != nil {
 		t.Fatalf("delivery service: %v", err)
 	}
-	s.ds = dsServer
+	s.ds, s.dsKey = dsServer, dsKey
 	rtcHandler = rtc.NewHandler(rtc.Config{ReconnectGrace: 5 * time.Second, Gate: dsServer}, verify, engine, log)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -133,7 +137,14 @@ func startServer(t *testing.T) *server {
 		t.Fatalf("signaling server: %v", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/e2ee", dsServer)
+	mux.Handle("/e2ee-direct", dsServer)
+	mux.Handle("/e2ee", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := s.e2ee.Load(); h != nil {
+			(*h).ServeHTTP(w, r)
+			return
+		}
+		dsServer.ServeHTTP(w, r)
+	}))
 	mux.Handle("/", srv.Handler())
 	hs := httptest.NewUnstartedServer(mux)
 	hs.Listener.Close()
