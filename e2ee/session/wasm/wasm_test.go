@@ -1,0 +1,126 @@
+//go:build !js
+
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+
+	"conclave/e2ee/dsproto"
+)
+
+// TestWasmUnderNode builds the module for js/wasm and drives it from Node:
+// a browser session is told to create the group, answers GroupCreated and
+// Joined, reports the epoch (with a 16-byte SFrame base key and its leaf),
+// the roster, seals chat and status as Application messages, saves and
+// resumes, and turns garbage into an error value rather than stopping.
+func TestWasmUnderNode(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatal("node is required for the WASM test (Debian: apt-get install nodejs)")
+	}
+	out := filepath.Join(t.TempDir(), "session.wasm")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
+	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	if b, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, b)
+	}
+	wasm, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
+	zw.Write(wasm)
+	zw.Close()
+	t.Logf("session.wasm: %d bytes, %d gzipped", len(wasm), gz.Len())
+
+	pub, _, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := dsproto.Marshal(&dsproto.ServerHello{SignatureKey: pub, Credential: []byte("conclave-ds"), Role: dsproto.RoleCreate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	execJS := filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js")
+	run := exec.Command(node, filepath.Join("testdata", "smoke.js"), execJS, out, hex.EncodeToString(sh))
+	b, err := run.Output()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, b)
+	}
+	var got struct {
+		Hello, Created, Chat, Status, Resume []string
+		Epoch                                *struct {
+			Epoch   float64
+			Code    string
+			KeyLen  int
+			Leaf    int
+			CanSend bool
+		}
+		Roster []struct {
+			Leaf        int
+			Participant string
+			DisplayName string
+			Kind        string
+			Self        bool
+		}
+		Deadline         string
+		GarbageError     string
+		BadKindIsError   bool
+		BadHandleIsError bool
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatalf("node output %q: %v", b, err)
+	}
+	types := func(name string, msgs []string) []dsproto.Type {
+		var ts []dsproto.Type
+		for _, h := range msgs {
+			raw, err := hex.DecodeString(h)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			m, err := dsproto.Unmarshal(raw)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			ts = append(ts, m.Type())
+		}
+		return ts
+	}
+	for _, tc := range []struct {
+		name string
+		msgs []string
+		want []dsproto.Type
+	}{
+		{"hello", got.Hello, []dsproto.Type{dsproto.TypeHello}},
+		{"created", got.Created, []dsproto.Type{dsproto.TypeGroupCreated, dsproto.TypeJoined}},
+		{"chat", got.Chat, []dsproto.Type{dsproto.TypeApplication}},
+		{"status", got.Status, []dsproto.Type{dsproto.TypeApplication}},
+		{"resume", got.Resume, []dsproto.Type{dsproto.TypeHello}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if ts := types(tc.name, tc.msgs); !slices.Equal(ts, tc.want) {
+				t.Fatalf("sent %v, want %v", ts, tc.want)
+			}
+		})
+	}
+	if e := got.Epoch; e == nil || e.KeyLen != 16 || e.Leaf != 0 || !e.CanSend || len(e.Code) != 24 {
+		t.Fatalf("epoch event %+v", got.Epoch)
+	}
+	if len(got.Roster) != 1 || !got.Roster[0].Self || got.Roster[0].DisplayName != "Alice <b>" || got.Roster[0].Kind != "browser" || got.Roster[0].Participant != "P_A" {
+		t.Fatalf("roster %+v", got.Roster)
+	}
+	if got.Deadline != "number" || got.GarbageError == "" || !got.BadKindIsError || !got.BadHandleIsError {
+		t.Fatalf("deadline %q, garbage error %q, bad kind is error %v, bad handle is error %v", got.Deadline, got.GarbageError, got.BadKindIsError, got.BadHandleIsError)
+	}
+}
