@@ -32,7 +32,7 @@ var tokenSecret = bytes.Repeat([]byte{0x42}, 32)
 
 // harness runs a DS behind a real HTTP server on loopback.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *ds.Server
 	key    *mls.SignatureKey
 	http   *httptest.Server
@@ -42,14 +42,14 @@ type harness struct {
 	admissions []string // "room/identity" per OnAdmission call
 }
 
-func newHarness(t *testing.T, cfg ds.Config) *harness {
+func newHarness(t testing.TB, cfg ds.Config) *harness {
 	t.Helper()
 	return newHarnessWith(t, cfg, token.NewIssuer("conclave", tokenSecret), token.NewVerifier("conclave", tokenSecret), nil)
 }
 
 // newHarnessWith runs a DS accepting the tokens of verifier; onAdmission,
 // if set, is called after the harness records each admission change.
-func newHarnessWith(t *testing.T, cfg ds.Config, issuer *token.Issuer, verifier *token.Verifier, onAdmission func(room, identity string)) *harness {
+func newHarnessWith(t testing.TB, cfg ds.Config, issuer *token.Issuer, verifier *token.Verifier, onAdmission func(room, identity string)) *harness {
 	t.Helper()
 	key, err := ds.LoadOrCreateKey(t.TempDir())
 	if err != nil {
@@ -108,7 +108,7 @@ func (h *harness) dial(room, identity string) *client {
 }
 
 // eventually polls cond until it returns "" or the deadline passes.
-func eventually(t *testing.T, what string, cond func() string) {
+func eventually(t testing.TB, what string, cond func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -139,7 +139,7 @@ func (h *harness) admissionCalls(room, identity string) int {
 
 // client is a raw /e2ee WebSocket client.
 type client struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	ws   *websocket.Conn
 	in   chan dsproto.Message
@@ -267,7 +267,7 @@ func (c *client) closed() *dsproto.Error {
 
 // member is a test participant with a real MLS state.
 type member struct {
-	t      *testing.T
+	t      testing.TB
 	name   string
 	c      *client
 	bundle *mls.KeyPackageBundle
@@ -280,7 +280,7 @@ func mlsConfig() mls.Config {
 	return mls.Config{PublicHandshake: true, ExternalProposals: mls.AllowExternalRemoveOnly}
 }
 
-func newBundle(t *testing.T, name string) *mls.KeyPackageBundle {
+func newBundle(t testing.TB, name string) *mls.KeyPackageBundle {
 	t.Helper()
 	sk, err := mls.GenerateSignatureKey(cs, nil)
 	if err != nil {
@@ -443,7 +443,7 @@ func (h *harness) meeting(room string, names ...string) []*member {
 	return ms
 }
 
-func sameEpoch(t *testing.T, ms ...*member) {
+func sameEpoch(t testing.TB, ms ...*member) {
 	t.Helper()
 	for _, m := range ms[1:] {
 		if m.group.Epoch() != ms[0].group.Epoch() || !bytes.Equal(m.group.EpochAuthenticator(), ms[0].group.EpochAuthenticator()) {
@@ -467,7 +467,7 @@ var _ = errors.Is
 
 // addKeyPackages commits the Add of the given KeyPackages (as received in
 // JoinRequests) and expects it accepted.
-func addKeyPackages(t *testing.T, m *member, kps ...[]byte) {
+func addKeyPackages(t testing.TB, m *member, kps ...[]byte) {
 	t.Helper()
 	var parsed []*mls.KeyPackage
 	for _, b := range kps {
