@@ -241,6 +241,7 @@ func (e *E2EE) readLoop(ctx context.Context) {
 		if herr != nil {
 			e.log.Warn("bot: e2ee message refused", "err", herr)
 		}
+		e.poke() // the session's deadline may have moved
 		if ctx.Err() != nil {
 			return
 		}
@@ -305,6 +306,13 @@ func (e *E2EE) fail(err error) {
 func (e *E2EE) apply(out session.Output) error {
 	e.wmu.Lock()
 	for _, b := range out.Send {
+		if len(b) > 1 && dsproto.Type(b[1]) == dsproto.TypeKeyPackage {
+			e.mu.Lock()
+			if e.requested.IsZero() {
+				e.requested = time.Now()
+			}
+			e.mu.Unlock()
+		}
 		if err := e.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
 			e.wmu.Unlock()
 			return fmt.Errorf("%w: %w", ErrE2EEClosed, err)
@@ -343,10 +351,6 @@ func (e *E2EE) apply(out session.Output) error {
 		case session.Rejected:
 			e.rejected = append(e.rejected, ev)
 			e.log.Warn("bot: e2ee rejected", "what", ev.What, "err", ev.Err)
-		case session.LobbyStatus:
-			if ev.Waiting && e.requested.IsZero() {
-				e.requested = now
-			}
 		case session.Removed:
 			e.sender.Store(nil)
 		case session.ServerError:
