@@ -17,9 +17,10 @@
 //     (RFC 9420, Section 12.1.8); external commits are refused;
 //   - a commit may add only members whose KeyPackage this client saw with a
 //     valid admission proof or in the lobby; otherwise it is undone;
-//   - a Welcome is accepted only for this client's KeyPackage and, when the
-//     client holds the link secret, only into a group whose ID carries the
-//     secret's tag;
+//   - a Welcome is accepted only for this client's KeyPackage; a joiner
+//     holding the link secret then sends nothing until a member attests, with
+//     a MAC keyed from the secret, that the group knows it (attest.go), so a
+//     server forging a Welcome into a group of its own learns nothing;
 //   - every credential is a ConclaveIdentity, and the roster is the tree.
 //
 // It holds the member's private keys, epoch secrets, media keys and chat
