@@ -37,6 +37,16 @@ type DownTrack struct {
 	once  sync.Once
 	wg    sync.WaitGroup
 
+	// direct, when it points to true, lets the receiver's reader forward
+	// packets itself (see deliver): the subscriber's transport is UDP, whose
+	// writes never wait for the subscriber. Nil means always queue.
+	direct *atomic.Bool
+	// wmu serializes forwarding between the reader and the write loop;
+	// pending counts packets queued and not yet forwarded, so that a packet
+	// is never forwarded directly ahead of queued ones.
+	wmu     sync.Mutex
+	pending atomic.Int32
+
 	bound atomic.Pointer[binding]
 
 	// target is the simulcast layer to forward (simulcast.None to pause).
@@ -58,14 +68,14 @@ type binding struct {
 	write webrtc.TrackLocalWriter
 }
 
-func newDownTrack(recv *Receiver, id, streamID string, log *slog.Logger) *DownTrack {
+func newDownTrack(recv *Receiver, id, streamID string, direct *atomic.Bool, log *slog.Logger) *DownTrack {
 	video := recv.Kind() == webrtc.RTPCodecTypeVideo
 	n := audioQueue
 	if video {
 		n = videoQueue
 	}
 	d := &DownTrack{
-		id: id, streamID: streamID, recv: recv, video: video,
+		id: id, streamID: streamID, recv: recv, video: video, direct: direct,
 		log:   log.With("track", recv.TrackID()),
 		queue: make(chan *Packet, n),
 		done:  make(chan struct{}),
@@ -129,11 +139,32 @@ func (d *DownTrack) CurrentLayer() int {
 // TargetLayer is the layer the down track switches to at its next keyframe.
 func (d *DownTrack) TargetLayer() int { return int(d.target.Load()) }
 
-// enqueue is called by the receiver's reader; it never blocks.
+// forwardDirect is called by the receiver's reader for every packet. When
+// the subscriber's transport is UDP and nothing is queued, it forwards p at
+// once on the reader's goroutine and returns true: this saves a goroutine
+// hand-off per packet and subscriber, the costliest part of forwarding
+// after the system calls, and UDP writes never wait for the subscriber.
+// Otherwise the caller queues a copy of p with enqueue.
+func (d *DownTrack) forwardDirect(p *Packet) bool {
+	dir := d.direct
+	if dir == nil || !dir.Load() || !d.wmu.TryLock() {
+		return false
+	}
+	defer d.wmu.Unlock()
+	if d.pending.Load() != 0 {
+		return false
+	}
+	d.forward(p)
+	return true
+}
+
+// enqueue queues p for the write loop; it never blocks.
 func (d *DownTrack) enqueue(p *Packet) {
+	d.pending.Add(1)
 	select {
 	case d.queue <- p:
 	default:
+		d.pending.Add(-1)
 		// The subscriber is not keeping up. Audio loses this packet; video
 		// loses everything up to the next keyframe, which is requested now.
 		d.mu.Lock()
@@ -152,7 +183,10 @@ func (d *DownTrack) writeLoop() {
 		case <-d.done:
 			return
 		case p := <-d.queue:
+			d.wmu.Lock()
 			d.forward(p)
+			d.pending.Add(-1)
+			d.wmu.Unlock()
 		}
 	}
 }

@@ -38,6 +38,9 @@ type Subscriber struct {
 	log *slog.Logger
 
 	est atomic.Pointer[estimatorBox]
+	// udp is true while the selected ICE candidate pair is UDP: down tracks
+	// may then be written from the publishers' readers (DownTrack.deliver).
+	udp atomic.Bool
 
 	mu     sync.Mutex
 	downs  map[string]*subTrack
@@ -71,6 +74,11 @@ func (e *Engine) NewSubscriber(log *slog.Logger) (*Subscriber, error) {
 		return nil, fmt.Errorf("sfu: subscriber peer connection: %w", err)
 	}
 	s.PC = pc
+	// Over ICE-TCP a write waits for a slow subscriber, so its down tracks
+	// keep their queues; over UDP they are written directly.
+	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
+		s.udp.Store(pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolUDP)
+	})
 	s.wg.Add(1)
 	go s.allocateLoop()
 	return s, nil
@@ -90,7 +98,7 @@ func (s *Subscriber) AddTrack(r *Receiver, trackID, streamID string) (*DownTrack
 	if _, ok := s.downs[trackID]; ok {
 		return nil, ErrDuplicateTrack
 	}
-	d := newDownTrack(r, trackID, streamID, s.log)
+	d := newDownTrack(r, trackID, streamID, &s.udp, s.log)
 	tr, err := s.PC.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		d.close()
@@ -181,9 +189,12 @@ func (s *Subscriber) Estimate() (uint64, bool) {
 // GCC estimate is shared equally between its video tracks.
 func (s *Subscriber) allocateLoop() {
 	defer s.wg.Done()
-	t := time.NewTicker(500 * time.Millisecond)
+	t := time.NewTicker(allocateInterval)
 	defer t.Stop()
-	var lastCongestion time.Time
+	var (
+		lastCongestion time.Time
+		streak         int // consecutive ticks with a congestion signal
+	)
 	for {
 		select {
 		case <-s.done:
@@ -191,12 +202,29 @@ func (s *Subscriber) allocateLoop() {
 		case now := <-t.C:
 			rate, congested := s.Estimate()
 			if congested {
+				streak++
+			} else {
+				streak = 0
+			}
+			// One overuse reading is often scheduling jitter on a busy
+			// host (the delay-based detector sees the receiver's timing,
+			// not only the path's); a real bottleneck keeps signalling.
+			// Only a sustained signal constrains the subscriber.
+			if streak >= congestionTicks {
 				lastCongestion = now
 			}
-			s.allocate(rate, now.Sub(lastCongestion) < 10*time.Second)
+			s.allocate(rate, !lastCongestion.IsZero() && now.Sub(lastCongestion) < 10*time.Second)
 		}
 	}
 }
+
+// allocateInterval is how often layers are reselected; congestionTicks is
+// how many consecutive intervals must signal congestion (GCC overuse or
+// more than 10% loss) before the estimate limits the layers.
+const (
+	allocateInterval = 500 * time.Millisecond
+	congestionTicks  = 4
+)
 
 func (s *Subscriber) allocate(rate uint64, constrained bool) {
 	s.mu.Lock()

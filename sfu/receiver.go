@@ -20,7 +20,8 @@ import (
 )
 
 // Packet is one received RTP packet, shared read-only by every down track it
-// is queued to.
+// is queued to. The reader's own Packet lives only during its fan-out; what
+// is queued is a copy (clone).
 type Packet struct {
 	Header   rtp.Header
 	Payload  []byte
@@ -167,7 +168,14 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, levelID 
 	defer r.wg.Done()
 	defer r.log.Debug("sfu: layer reader ended", "layer", q)
 	video := r.cfg.Kind == webrtc.RTPCodecTypeVideo
+	// The packet is parsed in place in buf, and p points into it: down
+	// tracks that forward at once (forwardDirect) need no copy; the first
+	// one that queues gets a copy made once for all of them.
 	buf := make([]byte, packetcache.MaxPacketSize)
+	var (
+		pkt rtp.Packet
+		p   Packet
+	)
 	for {
 		n, _, err := track.Read(buf)
 		if err != nil {
@@ -176,19 +184,17 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, levelID 
 		if r.closed.Load() {
 			return
 		}
-		data := make([]byte, n)
-		copy(data, buf[:n])
+		data := buf[:n]
 		if r.cfg.Observe != nil {
 			r.cfg.Observe("rtp-in", data)
 		}
-		p := &Packet{Layer: q, Arrival: time.Now()}
-		var pkt rtp.Packet
 		if err := pkt.Unmarshal(data); err != nil {
 			continue
 		}
+		now := time.Now()
 		_ = l.cache.Store(pkt.SequenceNumber, data)
 		l.bytes.Add(uint64(n))
-		l.lastPacket.Store(p.Arrival.UnixNano())
+		l.lastPacket.Store(now.UnixNano())
 		if len(pkt.Payload) == 0 {
 			// Padding only (bandwidth probing): nothing to forward.
 			continue
@@ -198,17 +204,33 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, levelID 
 				r.audio.add(ext[0])
 			}
 		}
-		p.Header = pkt.Header
+		p = Packet{Header: pkt.Header, Payload: pkt.Payload, Layer: q, Arrival: now}
 		p.Header.Extensions = nil
 		p.Header.Extension = false
-		p.Payload = pkt.Payload
 		if video {
 			p.Keyframe = vp8.IsKeyframe(p.Payload)
 		}
+		var queued *Packet
 		for _, d := range *r.fan.Load() {
-			d.enqueue(p)
+			if d.forwardDirect(&p) {
+				continue
+			}
+			if queued == nil {
+				queued = p.clone()
+			}
+			d.enqueue(queued)
 		}
 	}
+}
+
+// clone returns a copy of p that shares no memory with it.
+func (p *Packet) clone() *Packet {
+	c := *p
+	c.Payload = append([]byte(nil), p.Payload...)
+	if len(p.Header.CSRC) > 0 {
+		c.Header.CSRC = append([]uint32(nil), p.Header.CSRC...)
+	}
+	return &c
 }
 
 // RequestKeyframe asks the publisher for a keyframe on layer q, at most once
