@@ -221,9 +221,14 @@ func parseRtpmap(v string) (pt uint8, name string, clock, channels int, ok bool)
 type Choice struct {
 	Codec Codec
 	PT    uint8
-	// DTMF is the telephone-event payload type at the codec's clock rate,
-	// or −1 if the phone offered none (then only SIP INFO carries digits).
-	DTMF int
+	// DTMF is the telephone-event payload type, or −1 if the phone
+	// offered none (then only SIP INFO carries digits); DTMFClock its
+	// clock rate. RFC 4733, Section 2.1 wants the audio codec's rate, but
+	// some phones (baresip with Opus) offer only telephone-event/8000:
+	// it is accepted, since the gateway uses event timestamps only to
+	// tell presses apart.
+	DTMF      int
+	DTMFClock int
 	// Ptime is the packet duration we send and answer with, in ms.
 	Ptime int
 }
@@ -244,9 +249,11 @@ func Negotiate(o Offer, prefs []Codec) (Choice, error) {
 			}
 			ch := Choice{Codec: c, PT: f.PT, DTMF: -1, Ptime: 20}
 			for _, t := range o.Formats {
-				if strings.EqualFold(t.Name, "telephone-event") && t.Clock == c.ClockRate() {
-					ch.DTMF = int(t.PT)
-					break
+				if !strings.EqualFold(t.Name, "telephone-event") {
+					continue
+				}
+				if ch.DTMF < 0 || t.Clock == c.ClockRate() && ch.DTMFClock != c.ClockRate() {
+					ch.DTMF, ch.DTMFClock = int(t.PT), t.Clock
 				}
 			}
 			return ch, nil
@@ -295,7 +302,11 @@ func (a Answer) Marshal() []byte {
 		fmt.Fprintf(&b, "a=fmtp:%d useinbandfec=1;stereo=0;sprop-stereo=0\r\n", a.PT)
 	}
 	if a.DTMF >= 0 {
-		fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/%d\r\na=fmtp:%d 0-16\r\n", a.DTMF, a.Codec.ClockRate(), a.DTMF)
+		clock := a.DTMFClock
+		if clock == 0 {
+			clock = a.Codec.ClockRate()
+		}
+		fmt.Fprintf(&b, "a=rtpmap:%d telephone-event/%d\r\na=fmtp:%d 0-16\r\n", a.DTMF, clock, a.DTMF)
 	}
 	fmt.Fprintf(&b, "a=ptime:%d\r\n", a.Ptime)
 	if a.Crypto != "" {

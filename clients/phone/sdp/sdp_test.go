@@ -37,9 +37,9 @@ func TestParseAndNegotiate(t *testing.T) {
 		prefs []Codec
 		want  Choice
 	}{
-		{"default prefers opus", nil, Choice{Codec: Opus, PT: 96, DTMF: -1, Ptime: 20}},
-		{"g722 with 8k events", []Codec{G722}, Choice{Codec: G722, PT: 9, DTMF: 101, Ptime: 20}},
-		{"pcma static", []Codec{PCMA}, Choice{Codec: PCMA, PT: 8, DTMF: 101, Ptime: 20}},
+		{"default prefers opus, 8k events", nil, Choice{Codec: Opus, PT: 96, DTMF: 101, DTMFClock: 8000, Ptime: 20}},
+		{"g722 with 8k events", []Codec{G722}, Choice{Codec: G722, PT: 9, DTMF: 101, DTMFClock: 8000, Ptime: 20}},
+		{"pcma static", []Codec{PCMA}, Choice{Codec: PCMA, PT: 8, DTMF: 101, DTMFClock: 8000, Ptime: 20}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ch, err := Negotiate(o, tc.prefs)
@@ -82,7 +82,7 @@ func TestNoCommonCodec(t *testing.T) {
 
 func TestAnswerParsesBack(t *testing.T) {
 	a := Answer{
-		Choice:    Choice{Codec: G722, PT: 9, DTMF: 101, Ptime: 20},
+		Choice:    Choice{Codec: G722, PT: 9, DTMF: 101, DTMFClock: 8000, Ptime: 20},
 		Addr:      netip.MustParseAddrPort("127.0.0.1:20000"),
 		SessionID: 7, Version: 1,
 		Crypto: "1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
@@ -121,4 +121,16 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("answer round trip %+v -> %+v, %v", ch, ch2, err)
 		}
 	})
+}
+
+func TestEventsAtCodecClockPreferred(t *testing.T) {
+	o, err := Parse([]byte("v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 5000 RTP/AVP 111 101 102\r\n" +
+		"a=rtpmap:111 opus/48000/2\r\na=rtpmap:101 telephone-event/8000\r\na=rtpmap:102 telephone-event/48000\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := Negotiate(o, nil)
+	if err != nil || ch.DTMF != 102 || ch.DTMFClock != 48000 {
+		t.Fatalf("choice %+v, %v", ch, err)
+	}
 }

@@ -120,6 +120,13 @@ func (p *Phones) Get(user string) (Phone, bool) {
 	return ph, ok
 }
 
+// Len returns the number of phones.
+func (p *Phones) Len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.m)
+}
+
 // Add adds user, or bumps its generation (which changes its password), and
 // saves the file.
 func (p *Phones) Add(user string) (Phone, error) {
@@ -170,6 +177,8 @@ type Authenticator struct {
 	Realm  string
 	Keys   Keys
 	Phones *Phones
+	// SHA256 also offers RFC 8760's SHA-256 algorithm.
+	SHA256 bool
 	Now    func() time.Time
 }
 
@@ -210,9 +219,13 @@ func (a *Authenticator) checkNonce(n string, src netip.Addr) error {
 	return nil
 }
 
-// Challenges returns the WWW-Authenticate values for a 401: SHA-256 first
-// and MD5 (RFC 8760, Section 2.4: one header per algorithm, preferred
-// first).
+// Challenges returns the WWW-Authenticate values for a 401: MD5, and
+// SHA-256 too when SHA256 is set (RFC 8760, Section 2.4: one header per
+// algorithm). SHA-256 is off by default: some clients (baresip 1.0's
+// libre) fail the whole challenge when any header names an algorithm they
+// do not know, and desk phones mostly know only MD5. Either way the
+// password is a 130-bit random string, so MD5's weakness does not make it
+// guessable from a captured exchange; TLS hides the exchange altogether.
 func (a *Authenticator) Challenges(src netip.Addr, stale bool) []string {
 	n := a.nonce(a.now().Unix(), src)
 	s := ""
@@ -220,7 +233,11 @@ func (a *Authenticator) Challenges(src netip.Addr, stale bool) []string {
 		s = ", stale=true"
 	}
 	var out []string
-	for _, alg := range []string{"SHA-256", "MD5"} {
+	algs := []string{"MD5"}
+	if a.SHA256 {
+		algs = append(algs, "SHA-256")
+	}
+	for _, alg := range algs {
 		out = append(out, fmt.Sprintf(`Digest realm=%q, nonce=%q, algorithm=%s, qop="auth"%s`, a.Realm, n, alg, s))
 	}
 	return out

@@ -42,11 +42,11 @@ func TestDigestAuthentication(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Unix(1_700_000_000, 0)
-	a := &Authenticator{Realm: "conclave", Keys: DeriveKeys([]byte("k0123456789abcdef0123456789abcde")), Phones: phones, Now: func() time.Time { return now }}
+	a := &Authenticator{Realm: "conclave", Keys: DeriveKeys([]byte("k0123456789abcdef0123456789abcde")), Phones: phones, SHA256: true, Now: func() time.Time { return now }}
 	src := netip.MustParseAddr("192.0.2.10")
 	pass := a.Keys.Password("desk1", 1)
 	chals := a.Challenges(src, false)
-	if len(chals) != 2 || !strings.Contains(chals[0], "SHA-256") || !strings.Contains(chals[1], "MD5") {
+	if len(chals) != 2 || !strings.Contains(chals[0], "MD5") || !strings.Contains(chals[1], "SHA-256") {
 		t.Fatalf("challenges %q", chals)
 	}
 	nonce := nonceOf(t, chals[0])
