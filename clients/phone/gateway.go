@@ -407,5 +407,3 @@ func (l levelFloor) WithAttrs(a []slog.Attr) slog.Handler {
 func (l levelFloor) WithGroup(n string) slog.Handler {
 	return levelFloor{l.Handler.WithGroup(n), l.min}
 }
-
-

@@ -270,4 +270,3 @@ func isNumber(s string) bool {
 	}
 	return s != "+"
 }
-

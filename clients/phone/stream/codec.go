@@ -84,7 +84,7 @@ type opusc struct {
 }
 
 func (c *opusc) encode(dst []byte, pcm []int16) ([]byte, error) { return c.e.Encode(dst, pcm) }
-func (c *opusc) decode(dst []int16, p []byte) ([]int16, error) { return c.d.Decode(dst, p) }
+func (c *opusc) decode(dst []int16, p []byte) ([]int16, error)  { return c.d.Decode(dst, p) }
 func (c *opusc) conceal(dst []int16) []int16 {
 	out, err := c.d.Decode(dst, nil)
 	if err != nil {
