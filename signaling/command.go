@@ -73,6 +73,8 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 	adminListen := fset.String("admin-listen", "", "admin API address, e.g. 127.0.0.1:8081 (default: none)")
 	nodeID := fset.String("node-id", "", "this node's name in the cluster (default: random)")
 	nodeURL := fset.String("node-url", "", "this node's own base URL for participants of its meetings (default: public URL)")
+	tlsCert := fset.String("tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key)")
+	tlsKey := fset.String("tls-key", "", "the PEM private key of --tls-cert")
 	if err := fset.Parse(args); err != nil {
 		return err
 	}
@@ -109,6 +111,10 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 			cfg.Node.ID = *nodeID
 		case "node-url":
 			cfg.Node.URL = *nodeURL
+		case "tls-cert":
+			cfg.TLS.Cert = *tlsCert
+		case "tls-key":
+			cfg.TLS.Key = *tlsKey
 		}
 	})
 	if err := cfg.Validate(); err != nil {
@@ -135,6 +141,19 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 	}
 	defer ln.Close()
 	cfg.Listen = ln.Addr().String()
+	tlsSide, err := newServerTLS(cfg, log)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	// HTTP-01 challenges (and a redirect to https for everything else) on
+	// the address the admin named for it, only with ACME.
+	var acmeLn net.Listener
+	if tlsSide != nil && tlsSide.acme != nil && cfg.TLS.ACMEHTTPListen != "" {
+		if acmeLn, err = net.Listen("tcp", cfg.TLS.ACMEHTTPListen); err != nil {
+			return fmt.Errorf("serve: acme http listen: %w", err)
+		}
+		defer acmeLn.Close()
+	}
 	var adminLn net.Listener
 	if cfg.Admin.Listen != "" {
 		if adminLn, err = net.Listen("tcp", cfg.Admin.Listen); err != nil {
@@ -290,10 +309,26 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	serveErr := make(chan error, 2)
-	go func() { serveErr <- hs.Serve(ln) }()
+	serveErr := make(chan error, 3)
+	if tlsSide != nil {
+		hs.TLSConfig = tlsSide.config
+		go func() { serveErr <- hs.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { serveErr <- hs.Serve(ln) }()
+	}
 	if adminHS != nil {
 		go func() { serveErr <- adminHS.Serve(adminLn) }()
+	}
+	var acmeHS *http.Server
+	if acmeLn != nil {
+		acmeHS = &http.Server{
+			Handler:           tlsSide.acme.HTTPHandler(nil),
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       time.Minute,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return ctx },
+		}
+		go func() { serveErr <- acmeHS.Serve(acmeLn) }()
 	}
 
 	base := cfg.BaseURL()
@@ -310,6 +345,14 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 	if adminHS != nil {
 		fmt.Fprintf(stdout, "Admin API, metrics and health at http://%s (conclave admin --help)\n", cfg.Admin.Listen)
 	}
+	if tlsSide != nil && tlsSide.acme != nil {
+		challenge := "TLS-ALPN-01 on " + cfg.Listen
+		if acmeLn != nil {
+			challenge += ", HTTP-01 on " + acmeLn.Addr().String()
+		}
+		fmt.Fprintf(stdout, "TLS certificates for %s from the ACME CA at %s, fetched at the first HTTPS request (%s)\n",
+			strings.Join(cfg.TLS.ACMEDomains, ", "), cfg.TLS.ACMEDirectory, challenge)
+	}
 	if printLink {
 		link, err := firstLink(ctx, st, base)
 		if err != nil {
@@ -318,7 +361,7 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 			fmt.Fprintf(stdout, "First meeting link (its #secret part is never sent to the server; share it only with participants):\n  %s\n", link)
 		}
 	}
-	log.Info("serving", "listen", cfg.Listen, "udp_port", media.UDPPort, "node", id, "cluster", cfg.Redis.URL != "", "admin", cfg.Admin.Listen)
+	log.Info("serving", "listen", cfg.Listen, "udp_port", media.UDPPort, "node", id, "cluster", cfg.Redis.URL != "", "admin", cfg.Admin.Listen, "tls", tlsSide != nil)
 
 	purge := time.NewTicker(time.Hour)
 	defer purge.Stop()
@@ -331,6 +374,9 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 			hs.Close()
 			if adminHS != nil {
 				adminHS.Close()
+			}
+			if acmeHS != nil {
+				acmeHS.Close()
 			}
 			return fmt.Errorf("serve: %w", err)
 		case <-purge.C:
@@ -350,8 +396,11 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 			if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errs = append(errs, err)
 			}
-			if adminHS != nil {
-				if err := adminHS.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			for _, other := range []*http.Server{adminHS, acmeHS} {
+				if other == nil {
+					continue
+				}
+				if err := other.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 					errs = append(errs, err)
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/crypto/acme"
 	"gopkg.in/yaml.v3"
 )
 
@@ -39,6 +40,7 @@ type Config struct {
 	Node      NodeConfig      `yaml:"node"`
 	Redis     RedisConfig     `yaml:"redis"`
 	Admin     AdminConfig     `yaml:"admin"`
+	TLS       TLSConfig       `yaml:"tls"`
 }
 
 // NodeConfig names this node within a cluster.
@@ -126,6 +128,7 @@ func DefaultConfig() Config {
 		Retention: RetentionConfig{IdleMeetings: 30 * 24 * time.Hour},
 		Redis:     RedisConfig{Prefix: "conclave:", Heartbeat: time.Second, DeadAfter: 3 * time.Second},
 		Admin:     AdminConfig{SessionTTL: 15 * time.Minute},
+		TLS:       TLSConfig{ACMEDirectory: acme.LetsEncryptURL},
 	}
 }
 
@@ -182,6 +185,9 @@ func (c *Config) Validate() error {
 	if c.Retention.IdleMeetings < time.Hour {
 		return errors.New("config: retention.idle_meetings must be at least 1h")
 	}
+	if err := c.TLS.validate(); err != nil {
+		return err
+	}
 	return c.validateCluster()
 }
 
@@ -234,10 +240,21 @@ func ParseLogLevel(s string) (slog.Level, error) {
 	return l, nil
 }
 
-// BaseURL is the URL that links and join answers start with.
+// BaseURL is the URL that links and join answers start with: public_url,
+// else https://<first ACME domain> with ACME, else http(s)://<listen>.
 func (c *Config) BaseURL() string {
 	if c.PublicURL != "" {
 		return strings.TrimRight(c.PublicURL, "/")
+	}
+	if len(c.TLS.ACMEDomains) > 0 {
+		host := c.TLS.ACMEDomains[0]
+		if _, port, err := net.SplitHostPort(c.Listen); err == nil && port != "443" {
+			host = net.JoinHostPort(host, port)
+		}
+		return "https://" + host
+	}
+	if c.TLS.Enabled() {
+		return "https://" + c.Listen
 	}
 	return "http://" + c.Listen
 }
