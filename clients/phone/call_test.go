@@ -107,6 +107,33 @@ func runDial(t *testing.T, tc dialCase) {
 		t.Errorf("member label %q, want %q", got, want)
 	}
 
+	if tc.user == "desk1" {
+		// *6 mutes: the meeting stops getting the phone's audio; *6
+		// again unmutes.
+		phone.command("sndcode", "*6")
+		waitFor(t, 5*time.Second, "mute", func() bool {
+			tg.g.mu.Lock()
+			defer tg.g.mu.Unlock()
+			for _, c := range tg.g.calls {
+				c.mu.Lock()
+				muted := c.muted
+				c.mu.Unlock()
+				return muted
+			}
+			return false
+		})
+		n := len(m.phoneAudio())
+		waitFor(t, 5*time.Second, "the muted tone at the phone", func() bool {
+			pcm, rate := phone.recording()
+			return toneSpans(pcm, rate, 350, meetingTone) >= 3
+		})
+		if got := len(m.phoneAudio()); got > n+960 {
+			t.Fatalf("muted phone still sent %d samples", got-n)
+		}
+		phone.command("sndcode", "*6")
+		waitFor(t, 5*time.Second, "audio after unmute", func() bool { return len(m.phoneAudio()) > n+24000 })
+	}
+
 	// The meeting goes away: the phone is told and hung up.
 	m.leg(0).end()
 	phone.waitEvent(15*time.Second, "CALL_CLOSED")
