@@ -29,6 +29,7 @@ type Report struct {
 	FramesDecrypted  uint64  `json:"frames_decrypted"`
 	DecryptFailures  uint64  `json:"decrypt_failures"`
 	DuplicateFrames  uint64  `json:"duplicate_frames"`
+	NotBotPayload    uint64  `json:"frames_not_bot_payload"`
 	FramesLost       uint64  `json:"frames_lost"`
 	IncompleteFrames uint64  `json:"incomplete_frames"`
 	LossRatio        float64 `json:"loss_ratio"`
@@ -63,15 +64,19 @@ type Report struct {
 
 // TrackReport is what a bot measured for one received track.
 type TrackReport struct {
-	TrackSID         string  `json:"track_sid"`
-	ParticipantSID   string  `json:"participant_sid"`
-	Participant      string  `json:"participant"` // identity
-	Kind             string  `json:"kind"`
-	PacketsReceived  uint64  `json:"packets_received"`
-	FramesReceived   uint64  `json:"frames_received"`
-	FramesDecrypted  uint64  `json:"frames_decrypted"`
-	DecryptFailures  uint64  `json:"decrypt_failures"`
-	DuplicateFrames  uint64  `json:"duplicate_frames"`
+	TrackSID        string `json:"track_sid"`
+	ParticipantSID  string `json:"participant_sid"`
+	Participant     string `json:"participant"` // identity
+	Kind            string `json:"kind"`
+	PacketsReceived uint64 `json:"packets_received"`
+	FramesReceived  uint64 `json:"frames_received"`
+	FramesDecrypted uint64 `json:"frames_decrypted"`
+	DecryptFailures uint64 `json:"decrypt_failures"`
+	DuplicateFrames uint64 `json:"duplicate_frames"`
+	// NotBotPayload counts decrypted frames that are not a bot's test
+	// payload (real media from a browser or a phone); they are included
+	// in FramesDecrypted.
+	NotBotPayload    uint64  `json:"frames_not_bot_payload"`
 	FramesLost       uint64  `json:"frames_lost"`
 	IncompleteFrames uint64  `json:"incomplete_frames"`
 	LastSeq          uint32  `json:"last_seq"`
@@ -146,6 +151,7 @@ func (b *Bot) Report() Report {
 			FramesReceived:      rt.framesReceived,
 			FramesDecrypted:     rt.framesDecrypted,
 			DecryptFailures:     rt.decryptFailures,
+			NotBotPayload:       rt.notBotPayload,
 			FramesLost:          rt.lost,
 			IncompleteFrames:    rt.incomplete,
 			LastSeq:             rt.highest,
@@ -176,6 +182,7 @@ func (b *Bot) Report() Report {
 		r.FramesDecrypted += tr.FramesDecrypted
 		r.DecryptFailures += tr.DecryptFailures
 		r.DuplicateFrames += tr.DuplicateFrames
+		r.NotBotPayload += tr.NotBotPayload
 		r.FramesLost += tr.FramesLost
 		r.IncompleteFrames += tr.IncompleteFrames
 		r.Tracks = append(r.Tracks, tr)

@@ -30,22 +30,25 @@ type remoteTrack struct {
 	framesDecrypted uint64
 	decryptFailures uint64
 	duplicates      uint64
-	incomplete      uint64
-	lost            uint64
-	haveSeq         bool
-	highest         uint32
-	haveLayer       bool
-	layer           Layer
-	layerFrames     [3]uint64
-	switches        uint64
-	switchesOffKey  uint64
-	firstKey        bool // the first video frame was a keyframe
-	waitingKey      bool // no keyframe since the start or the last layer change
-	lastPLI         time.Time
-	plis            uint64
-	firstFrameAt    time.Time
-	lastFrameAt     time.Time
-	latency         histogram
+	// notBotPayload counts decrypted frames that carry no bot payload
+	// (media from a browser or a phone).
+	notBotPayload  uint64
+	incomplete     uint64
+	lost           uint64
+	haveSeq        bool
+	highest        uint32
+	haveLayer      bool
+	layer          Layer
+	layerFrames    [3]uint64
+	switches       uint64
+	switchesOffKey uint64
+	firstKey       bool // the first video frame was a keyframe
+	waitingKey     bool // no keyframe since the start or the last layer change
+	lastPLI        time.Time
+	plis           uint64
+	firstFrameAt   time.Time
+	lastFrameAt    time.Time
+	latency        histogram
 }
 
 // trackSIDs returns the track and participant SIDs of a received track. The
@@ -240,14 +243,15 @@ func (b *Bot) onFrame(rt *remoteTrack, wire, plain []byte) []byte {
 	now := time.Now()
 	out, err := b.cipher.Open(plain[:0], rt.kind, wire)
 	var p Payload
+	var payloadErr error
 	if err == nil {
 		plain = out
 		var body []byte
-		if body, err = frameBody(rt.kind, out); err == nil {
-			p, err = ParsePayload(body)
+		if body, payloadErr = frameBody(rt.kind, out); payloadErr == nil {
+			p, payloadErr = ParsePayload(body)
 		}
-		if err == nil && p.Kind != rt.kind {
-			err = ErrNotBotPayload
+		if payloadErr == nil && p.Kind != rt.kind {
+			payloadErr = ErrNotBotPayload
 		}
 	}
 	rt.mu.Lock()
@@ -263,7 +267,14 @@ func (b *Bot) onFrame(rt *remoteTrack, wire, plain []byte) []byte {
 		}
 		return plain
 	}
+	// SFrame authenticated and decrypted it: decrypted, whoever made it.
 	rt.framesDecrypted++
+	if payloadErr != nil {
+		// Real media (a browser's Opus or VP8), not a bot's test payload:
+		// nothing to measure in it.
+		rt.notBotPayload++
+		return plain
+	}
 	rt.latency.add(now.Sub(time.Unix(0, p.SentUnixNano)))
 	if rt.firstFrameAt.IsZero() {
 		rt.firstFrameAt = now

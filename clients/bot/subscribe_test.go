@@ -1,9 +1,21 @@
 package bot
 
 import (
+	"errors"
 	"testing"
 	"time"
 )
+
+// failMarked opens frames in the clear, except those whose last byte is
+// 0xEE, which fail as an SFrame authentication failure would.
+type failMarked struct{ plaintext }
+
+func (failMarked) Open(dst []byte, _ Kind, wire []byte) ([]byte, error) {
+	if len(wire) > 0 && wire[len(wire)-1] == 0xEE {
+		return nil, errors.New("authentication failed")
+	}
+	return append(dst, wire...), nil
+}
 
 // TestFrameAccounting feeds frames to a received track's accounting and
 // checks loss, layer switches, decodability and failures.
@@ -12,32 +24,35 @@ func TestFrameAccounting(t *testing.T) {
 		seq   uint32
 		layer Layer
 		key   bool
-		junk  bool // not a bot frame: counts as a decrypt failure
+		junk  bool // decrypts but is not a bot frame (a browser's media)
+		bad   bool // does not decrypt
 	}
 	cases := []struct {
 		name                string
 		frames              []frame
 		lost, switches, off uint64
-		failures            uint64
+		failures, notBot    uint64
 		firstKey, decodable bool
 		layer               Layer
 	}{
-		{"clean", []frame{{1, LayerHigh, true, false}, {2, LayerHigh, false, false}, {3, LayerHigh, false, false}},
-			0, 0, 0, 0, true, true, LayerHigh},
-		{"gap", []frame{{1, LayerLow, true, false}, {4, LayerLow, false, false}}, 2, 0, 0, 0, true, true, LayerLow},
-		{"late frame is not a loss", []frame{{1, LayerLow, true, false}, {3, LayerLow, false, false}, {2, LayerLow, false, false}},
-			1, 0, 0, 0, true, true, LayerLow},
-		{"switch on keyframe", []frame{{1, LayerLow, true, false}, {2, LayerHigh, true, false}, {3, LayerHigh, false, false}},
-			0, 1, 0, 0, true, true, LayerHigh},
-		{"switch on delta", []frame{{1, LayerLow, true, false}, {2, LayerHigh, false, false}}, 0, 1, 1, 0, true, false, LayerHigh},
-		{"start on delta then key", []frame{{5, LayerMedium, false, false}, {6, LayerMedium, true, false}},
-			0, 0, 0, 0, false, true, LayerMedium},
-		{"garbage", []frame{{1, LayerLow, true, false}, {2, LayerLow, false, true}, {3, LayerLow, false, false}},
-			1, 0, 0, 1, true, true, LayerLow},
+		{"clean", []frame{{1, LayerHigh, true, false, false}, {2, LayerHigh, false, false, false}, {3, LayerHigh, false, false, false}},
+			0, 0, 0, 0, 0, true, true, LayerHigh},
+		{"gap", []frame{{1, LayerLow, true, false, false}, {4, LayerLow, false, false, false}}, 2, 0, 0, 0, 0, true, true, LayerLow},
+		{"late frame is not a loss", []frame{{1, LayerLow, true, false, false}, {3, LayerLow, false, false, false}, {2, LayerLow, false, false, false}},
+			1, 0, 0, 0, 0, true, true, LayerLow},
+		{"switch on keyframe", []frame{{1, LayerLow, true, false, false}, {2, LayerHigh, true, false, false}, {3, LayerHigh, false, false, false}},
+			0, 1, 0, 0, 0, true, true, LayerHigh},
+		{"switch on delta", []frame{{1, LayerLow, true, false, false}, {2, LayerHigh, false, false, false}}, 0, 1, 1, 0, 0, true, false, LayerHigh},
+		{"start on delta then key", []frame{{5, LayerMedium, false, false, false}, {6, LayerMedium, true, false, false}},
+			0, 0, 0, 0, 0, false, true, LayerMedium},
+		{"not a bot payload", []frame{{1, LayerLow, true, false, false}, {2, LayerLow, false, true, false}, {3, LayerLow, false, false, false}},
+			1, 0, 0, 0, 1, true, true, LayerLow},
+		{"decrypt failure", []frame{{1, LayerLow, true, false, false}, {2, LayerLow, false, false, true}, {3, LayerLow, false, false, false}},
+			1, 0, 0, 1, 0, true, true, LayerLow},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			b := &Bot{cipher: plaintext{}}
+			b := &Bot{cipher: failMarked{}}
 			rt := &remoteTrack{kind: KindVideo}
 			var scratch []byte
 			for _, f := range tc.frames {
@@ -46,11 +61,14 @@ func TestFrameAccounting(t *testing.T) {
 				if f.junk {
 					fr = buildVideoFrame(nil, 200, 320, 180, p)[:vp8DeltaHeaderLen+4]
 				}
+				if f.bad {
+					fr = append(fr, 0xEE)
+				}
 				scratch = b.onFrame(rt, fr, scratch)
 			}
-			if rt.lost != tc.lost || rt.switches != tc.switches || rt.switchesOffKey != tc.off || rt.decryptFailures != tc.failures {
-				t.Errorf("lost %d switches %d off-key %d failures %d, want %d %d %d %d",
-					rt.lost, rt.switches, rt.switchesOffKey, rt.decryptFailures, tc.lost, tc.switches, tc.off, tc.failures)
+			if rt.lost != tc.lost || rt.switches != tc.switches || rt.switchesOffKey != tc.off || rt.decryptFailures != tc.failures || rt.notBotPayload != tc.notBot {
+				t.Errorf("lost %d switches %d off-key %d failures %d not-bot %d, want %d %d %d %d %d",
+					rt.lost, rt.switches, rt.switchesOffKey, rt.decryptFailures, rt.notBotPayload, tc.lost, tc.switches, tc.off, tc.failures, tc.notBot)
 			}
 			if rt.firstKey != tc.firstKey || rt.waitingKey == tc.decodable || rt.layer != tc.layer {
 				t.Errorf("first key %v decodable %v layer %v, want %v %v %v", rt.firstKey, !rt.waitingKey, rt.layer,
