@@ -4,7 +4,7 @@
 //   node build.mjs --no-check bundle only
 //
 // Output names are stable (no content hashes in names): dist/index.html and
-// dist/assets/{app.js,app.css,e2ee-worker.js,icon.svg,files.json}. The build
+// dist/assets/{app.js,app.css,e2ee-worker.js,icon.svg,session.wasm,wasm_exec.js,files.json}. The build
 // is deterministic: the same sources give the same bytes, hence the same
 // bundle SHA-256 (defined in web/embed.go, printed at the end).
 // Everything is same-origin and CSP-friendly: no inline scripts or styles, no
@@ -72,6 +72,29 @@ await build({ ...common, entryPoints: { app: join(src, 'main.ts') }, outdir: ass
 await build({ ...common, entryPoints: { 'e2ee-worker': workerEntry }, outdir: assets, format: 'iife', platform: 'browser' });
 await build({ ...common, entryPoints: { app: join(src, 'app.css') }, outdir: assets });
 await copyFile(join(src, 'index.html'), join(dist, 'index.html'));
+
+// The MLS session (e2ee/session) compiled to WebAssembly, and Go's loader for
+// it. -trimpath and -s -w keep paths and symbols out, so the bytes (and the
+// bundle hash) depend only on the sources and the Go version.
+function go(args, env = {}) {
+  const r = spawnSync(process.env.GO ?? 'go', args, { cwd: join(here, '..'), env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (r.error) fail(`go ${args.join(' ')}: ${r.error.message} (is Go on PATH?)`);
+  if (r.status !== 0) fail(`go ${args.join(' ')}:\n${r.stderr}`);
+  return r.stdout.trim();
+}
+go(['build', '-trimpath', '-buildvcs=false', '-ldflags=-s -w', '-o', join(assets, 'session.wasm'), './e2ee/session/wasm'], { GOOS: 'js', GOARCH: 'wasm', CGO_ENABLED: '0' });
+// Go 1.24 moved wasm_exec.js from misc/wasm to lib/wasm.
+const goroot = go(['env', 'GOROOT']);
+const wasmExec = [join(goroot, 'lib', 'wasm', 'wasm_exec.js'), join(goroot, 'misc', 'wasm', 'wasm_exec.js')];
+let copied = false;
+for (const p of wasmExec) {
+  if (await exists(p)) {
+    await copyFile(p, join(assets, 'wasm_exec.js'));
+    copied = true;
+    break;
+  }
+}
+if (!copied) fail(`wasm_exec.js not found under ${goroot}`);
 await copyFile(join(src, 'icon.svg'), join(assets, 'icon.svg'));
 
 // The bundle must not reach for anything outside this origin.

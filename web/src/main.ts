@@ -1,14 +1,15 @@
 // Entry point: route "/" to the home page and "/m/<room>#<secret>" to the
 // prejoin and the meeting. The fragment secret is read here and handed to the
-// meeting's key derivation; it is never sent anywhere.
+// meeting's MLS session, which proves admission with it; it is never sent
+// anywhere. A link without it leads to the lobby.
 
 import { LogLevel, setLogLevel } from 'livekit-client';
 import { h, replace } from './dom';
 import { renderHome } from './home';
 import { parseLink } from './link';
 import { type MeetingEnd, runMeeting } from './meeting';
-import { renderNoSecret, renderPrejoin } from './prejoin';
-import { interimSecurity } from './security-interim';
+import { renderPrejoin } from './prejoin';
+import { mlsSecurity } from './security-mls';
 
 function renderEnd(root: HTMLElement, end: MeetingEnd): void {
   document.title = `${end.title} · Conclave`;
@@ -41,13 +42,11 @@ function route(root: HTMLElement): void {
     renderNotFound(root, parsed.reason === 'bad-secret' ? 'The part of the link after "#" is damaged. Ask for the link again.' : 'This address is not a meeting link.');
     return;
   }
-  if (parsed.secret === undefined) {
-    // The lobby (knocking without the secret) comes with MLS admission.
-    renderNoSecret(root);
-    return;
-  }
+  // Without the secret the prejoin says so, and the meeting waits in the
+  // lobby until a member admits this browser.
   renderPrejoin(root, parsed.room, parsed.secret, (choice) => {
-    void runMeeting(root, choice, interimSecurity, (end) => renderEnd(root, end));
+    const security = (c: typeof choice) => mlsSecurity({ room: c.room, secret: c.secret, name: c.name });
+    void runMeeting(root, choice, security, (end) => renderEnd(root, end));
   });
 }
 

@@ -4,8 +4,12 @@
 // before its keys are in place):
 //   1. POST /api/join for a token (only the room ID and the name are sent);
 //   2. connect with livekit-client, E2EE on (every track declares GCM);
-//   3. security.start(): keys in place ("Securing the meeting" meanwhile);
+//   3. security.start(): join the MLS group (after the lobby, for a joiner
+//      without the link secret) and key the SFrame worker ("Securing the
+//      meeting" meanwhile);
 //   4. only then publish the microphone and camera chosen in the prejoin.
+// The people list, the security code, the lobby, chat, raised hands and the
+// recording banner all come from the MLS group (security.ts).
 
 import {
   ConnectionQuality,
@@ -19,13 +23,15 @@ import {
   Track,
 } from 'livekit-client';
 import { ApiError, join, type JoinGrant } from './api';
+import { chatPanel } from './chat';
 import { cameraResolution, problemMessage } from './devices';
 import { announce, h, icon, type IconName, isTyping, replace } from './dom';
 import { copyText } from './home';
-import { meetingLink } from './link';
+import { meetingLink, meetingPath } from './link';
 import { displayName, kindLabel, kindOf, qualityLabel } from './participants';
 import type { JoinChoice } from './prejoin';
-import type { MeetingSecurity } from './security';
+import { type MeetingRecording, startRecording } from './recording';
+import type { MeetingSecurity, SecurityInfo } from './security';
 import { settingsDialog, shortcutSetting } from './settings';
 import { type Layout, Stage } from './stage';
 
@@ -96,11 +102,24 @@ export async function runMeeting(
   const toast = h('div', { class: 'toast', role: 'status', id: 'toast' });
   const count = h('span', { class: 'count', id: 'participant-count' });
   const myQuality = h('span', { class: 'quality', role: 'img', id: 'my-quality' }, h('i'), h('i'), h('i'));
-  const securing = h('div', { class: 'securing', id: 'securing' }, h('div', { class: 'spinner', 'aria-hidden': 'true' }), h('p', {}, 'Securing the meeting…'), h('p', { class: 'hint' }, 'Nothing is sent until the encryption keys are in place.'));
+  const securingTitle = h('p', { id: 'securing-title' }, 'Securing the meeting…');
+  const securingHint = h('p', { class: 'hint', id: 'securing-hint' }, 'Nothing is sent until the encryption keys are in place.');
+  const securing = h('div', { class: 'securing', id: 'securing' }, h('div', { class: 'spinner', 'aria-hidden': 'true' }), securingTitle, securingHint);
   const peopleList = h('ul', { class: 'people', id: 'people-list' });
+  const outsiderList = h('ul', { class: 'people people-outsiders', id: 'outsider-list' });
+  const lobbyList = h('div', { id: 'panel-lobby' });
   const peopleHeading = h('h2', { id: 'people-heading' }, 'People');
   const peopleNote = h('p', { class: 'hint', id: 'people-note' });
-  const panel = h('aside', { class: 'panel', id: 'people-panel', 'aria-labelledby': 'people-heading', hidden: true }, peopleHeading, peopleNote, peopleList);
+  const codeView = h('p', { class: 'security-code', id: 'people-security-code' });
+  const securityBox = h(
+    'section',
+    { class: 'security-panel', id: 'security-panel', 'aria-labelledby': 'security-heading', hidden: true },
+    h('h3', { id: 'security-heading' }, 'Security code'),
+    codeView,
+    h('p', { class: 'hint' }, 'Read this code aloud and ask the others to check that their screens show the same digits. If everyone sees the same code, the meeting reaches only the people listed here. It changes whenever someone joins or leaves.'),
+  );
+  const panel = h('aside', { class: 'panel', id: 'people-panel', 'aria-labelledby': 'people-heading', hidden: true }, securityBox, peopleHeading, peopleNote, lobbyList, peopleList, outsiderList);
+  const lobbyBox = h('div', { class: 'lobby-requests', id: 'lobby-requests', 'aria-live': 'polite' });
   const audioStart = h('button', { class: 'btn primary start-audio', type: 'button', id: 'start-audio', hidden: true }, 'Click to hear the others');
 
   const fail = (title: string, detail: string): void => {
@@ -122,6 +141,16 @@ export async function runMeeting(
   }
 
   const security = makeSecurity(choice);
+  const chat = chatPanel((text) => {
+    try {
+      security.sendChat(text);
+      return undefined;
+    } catch (e) {
+      return e instanceof Error ? e.message : 'The message could not be sent.';
+    }
+  });
+  let unread = 0;
+  let recording: MeetingRecording | undefined;
   const room = new Room(roomOptions(security));
   const stage = new Stage(room);
   const lp: LocalParticipant = room.localParticipant;
@@ -163,6 +192,49 @@ export async function runMeeting(
   const shareBtn = controlButton('toggle-share', 'Share', 'S', 'screen', 'screen', () => void setShare(!lp.isScreenShareEnabled));
   const layoutBtn = controlButton('toggle-layout', 'Speaker view', 'L', 'speaker', 'grid', () => toggleLayout());
   const peopleBtn = controlButton('toggle-people', 'People', 'P', 'people', 'people', () => togglePanel());
+  const handBtn = controlButton('toggle-hand', 'Raise hand', 'H', 'hand', 'hand', () => toggleHand());
+  const chatBtn = controlButton('toggle-chat', 'Chat', 'C', 'chat', 'chat', () => toggleChat());
+  const recordBtn = controlButton('toggle-record', 'Record', 'R', 'record', 'record', () => void toggleRecord());
+  let handUp = false;
+  const toggleHand = (): void => {
+    if (!secured) return;
+    handUp = !handUp;
+    security.setHand(handUp);
+    announce(handUp ? 'Hand raised' : 'Hand lowered');
+    render();
+  };
+  const toggleChat = (): void => {
+    chat.element.hidden = !chat.element.hidden;
+    if (!chat.element.hidden) {
+      unread = 0;
+      chat.input.focus();
+    }
+    render();
+  };
+  const toggleRecord = async (): Promise<void> => {
+    if (!secured) return;
+    if (recording === undefined) {
+      // Everyone is told before the first byte is recorded.
+      try {
+        security.setRecording(true);
+        recording = startRecording(room);
+      } catch (e) {
+        security.setRecording(false);
+        showToast(e instanceof Error ? `Recording could not start: ${e.message}` : 'Recording could not start.');
+      }
+      render();
+      return;
+    }
+    const r = recording;
+    recording = undefined;
+    const blob = await r.stop();
+    security.setRecording(false);
+    const a = h('a', { href: URL.createObjectURL(blob), download: `conclave-recording-${new Date().toISOString().replace(/[:.]/g, '-')}.webm` });
+    a.click();
+    window.setTimeout(() => URL.revokeObjectURL(a.href), 60_000);
+    showToast('Recording stopped. The file was saved on this device only.');
+    render();
+  };
   const settingsBtn = h('button', { class: 'ctl', type: 'button', id: 'open-settings', title: 'Devices and details', 'aria-haspopup': 'dialog' }, icon('settings'), h('span', { class: 'ctl-label' }, 'Settings'));
   const inviteBtn = h('button', { class: 'ctl', type: 'button', id: 'copy-invite', title: 'Copy the meeting link' }, icon('link'), h('span', { class: 'ctl-label' }, 'Invite'));
   const leaveBtn = h('button', { class: 'ctl leave', type: 'button', id: 'leave', title: 'Leave the meeting' }, icon('leave'), h('span', { class: 'ctl-label' }, 'Leave'));
@@ -178,6 +250,11 @@ export async function runMeeting(
     render();
   };
   inviteBtn.addEventListener('click', async () => {
+    if (choice.secret === undefined) {
+      // Without the secret, those who open it wait in the lobby.
+      showToast((await copyText(`${location.origin}${meetingPath(choice.room)}`)) ? 'Link copied. Whoever opens it waits in the lobby until someone lets them in.' : 'Copy the link from the address bar.');
+      return;
+    }
     showToast((await copyText(meetingLink(location.origin, choice.room, choice.secret))) ? 'Meeting link copied. Anyone with it can join.' : 'Copy the link from the address bar.');
   });
   leaveBtn.addEventListener('click', () => {
@@ -211,10 +288,30 @@ export async function runMeeting(
 
   function paint(): void {
     const info = security.info();
+    if (info.phase === 'failed' && secured) {
+      void room.disconnect(true);
+      fail('You left the encrypted meeting', info.failure ?? 'The encryption could not go on.');
+      return;
+    }
     securing.hidden = secured;
+    securingTitle.textContent = info.phase === 'lobby' ? 'Waiting for someone in the meeting to let you in…' : 'Securing the meeting…';
+    securingHint.textContent =
+      info.phase === 'lobby'
+        ? 'You opened the link without its secret part, so a member must admit you. You see and hear nothing until then, and nothing of yours is sent.'
+        : 'Nothing is sent until the encryption keys are in place.';
     phase.dataset['phase'] = info.phase;
-    replace(phase, info.phase === 'secured' ? icon('lock') : '', info.phase === 'secured' ? info.summary : info.phase === 'failed' ? 'Encryption failed' : 'Securing the meeting…');
-    replace(banners, ...info.banners.map((b) => h('p', { class: 'banner' }, b)));
+    replace(phase, info.phase === 'secured' ? icon('lock') : '', info.phase === 'secured' ? info.summary : info.phase === 'failed' ? 'Encryption failed' : info.phase === 'lobby' ? 'In the lobby' : 'Securing the meeting…');
+    replace(banners, ...info.banners.map((b) => h('p', { class: 'banner', role: 'alert' }, b)));
+    paintLobby(info);
+    securityBox.hidden = info.securityCode === undefined;
+    codeView.textContent = info.securityCode ?? '';
+    unread += chat.render(info.chat, secured);
+    if (!chat.element.hidden) unread = 0;
+    handBtn.set(handUp, secured);
+    chatBtn.set(!chat.element.hidden);
+    chatBtn.el.dataset['unread'] = String(unread);
+    chatBtn.el.setAttribute('aria-label', unread > 0 ? `Chat, ${unread} unread` : 'Chat');
+    recordBtn.set(recording !== undefined, secured && typeof MediaRecorder !== 'undefined');
     micBtn.set(lp.isMicrophoneEnabled, secured);
     camBtn.set(lp.isCameraEnabled, secured);
     shareBtn.set(lp.isScreenShareEnabled, secured && navigator.mediaDevices?.getDisplayMedia !== undefined);
@@ -227,21 +324,68 @@ export async function runMeeting(
     myQuality.title = qualityLabel[lp.connectionQuality];
     audioStart.hidden = room.canPlaybackAudio;
     stage.sync();
-    paintPeople(info.roster);
+    paintPeople(info);
     settings.refresh();
   }
 
-  function paintPeople(roster: ReturnType<MeetingSecurity['info']>['roster']): void {
+  function paintLobby(info: SecurityInfo): void {
+    const rows = info.lobby.map((w) => {
+      const admit = h('button', { class: 'btn primary', type: 'button', 'data-action': 'admit' }, 'Let in');
+      const refuse = h('button', { class: 'btn', type: 'button', 'data-action': 'refuse' }, 'Refuse');
+      admit.addEventListener('click', () => security.admit(w.id));
+      refuse.addEventListener('click', () => security.refuse(w.id));
+      return h(
+        'div',
+        { class: 'row lobby-request', 'data-lobby-id': w.id },
+        h('span', { class: 'lobby-name' }, w.name),
+        h('span', { class: `kind kind-${w.kind}` }, kindLabel[w.kind]),
+        h('span', { class: 'hint' }, w.badProof ? 'is waiting to join with a wrong or old link' : 'is waiting to join'),
+        admit,
+        refuse,
+      );
+    });
+    const key = info.lobby.map((w) => w.id).join(',');
+    if (lobbyBox.dataset['key'] !== key) {
+      lobbyBox.dataset['key'] = key;
+      if (rows.length > 0 && rows.length > Number(lobbyBox.dataset['count'] ?? '0')) announce(`${info.lobby[info.lobby.length - 1]?.name ?? 'Someone'} is waiting to join`);
+      lobbyBox.dataset['count'] = String(rows.length);
+      replace(lobbyBox, ...rows);
+    }
+  }
+
+  function paintPeople(info: SecurityInfo): void {
+    const roster = info.roster;
     const all: Participant[] = [lp, ...room.remoteParticipants.values()];
     if (roster !== undefined) {
-      peopleNote.textContent = 'Members of the encrypted meeting.';
+      peopleNote.textContent = 'Members of the encrypted meeting, as its keys prove them (not as the server says).';
       replace(
         peopleList,
-        ...roster.map((m) => h('li', { 'data-identity': m.identity }, h('span', { class: 'person-name' }, m.name), h('span', { class: `kind kind-${m.kind}` }, kindLabel[m.kind]))),
+        ...roster.map((m) =>
+          h(
+            'li',
+            { 'data-identity': m.identity, 'data-kind': m.kind, 'data-hand': String(m.hand) },
+            h('span', { class: 'person-name' }, m.name + (m.self ? ' (you)' : '')),
+            m.kind !== 'browser' && h('span', { class: `kind kind-${m.kind}` }, kindLabel[m.kind]),
+            m.hand && h('span', { class: 'hand', role: 'img', 'aria-label': 'hand raised', title: 'Hand raised' }, icon('hand')),
+            m.recording && h('span', { class: 'kind kind-recorder' }, 'recording'),
+            m.notConnected && h('span', { class: 'flag' }, 'not connected'),
+          ),
+        ),
+      );
+      replace(
+        outsiderList,
+        ...info.outsiders.map((o) =>
+          h(
+            'li',
+            { 'data-identity': o.identity, 'data-outsider': o.inLobby ? 'lobby' : 'unexplained' },
+            h('span', { class: 'person-name' }, o.name),
+            h('span', { class: 'flag' }, o.inLobby ? 'in the lobby: sees and hears nothing' : 'connected to the server but not in the encrypted meeting: cannot see or hear it'),
+          ),
+        ),
       );
       return;
     }
-    peopleNote.textContent = 'As reported by the server. Everyone here has the full meeting link.';
+    peopleNote.textContent = 'As reported by the server, until this browser is in the encrypted meeting.';
     replace(
       peopleList,
       ...all.map((p) =>
@@ -267,6 +411,9 @@ export async function runMeeting(
       s: () => void setShare(!lp.isScreenShareEnabled),
       l: toggleLayout,
       p: togglePanel,
+      h: toggleHand,
+      c: toggleChat,
+      r: () => void toggleRecord(),
       '?': () => settings.open(),
     };
     const f = act[ev.key.toLowerCase()];
@@ -334,6 +481,8 @@ export async function runMeeting(
     settings.close();
     for (const t of pendingTracks) t.stop();
     for (const pub of lp.trackPublications.values()) pub.track?.stop();
+    if (recording !== undefined) void recording.stop();
+    recording = undefined;
     room.removeAllListeners();
     security.close();
   }
@@ -347,15 +496,19 @@ export async function runMeeting(
       h('header', { class: 'topbar' }, h('span', { class: 'brand' }, icon('lock'), 'Conclave'), phase, h('span', { class: 'spacer' }), myQuality, count),
       connection,
       banners,
-      h('div', { class: 'meeting-body' }, h('div', { class: 'stage-wrap' }, stage.element, securing, audioStart), panel),
+      lobbyBox,
+      h('div', { class: 'meeting-body' }, h('div', { class: 'stage-wrap' }, stage.element, securing, audioStart), panel, chat.element),
       h(
         'nav',
         { class: 'controls', 'aria-label': 'Meeting controls' },
         micBtn.el,
         camBtn.el,
         shareBtn.el,
+        handBtn.el,
+        chatBtn.el,
         layoutBtn.el,
         peopleBtn.el,
+        recordBtn.el,
         inviteBtn,
         settingsBtn,
         leaveBtn,
@@ -374,12 +527,14 @@ export async function runMeeting(
     await room.connect(grant.url, grant.token, { autoSubscribe: true });
     root.dataset['connection'] = 'connected';
     render();
-    await security.start(room, abort.signal);
+    await security.start(room, grant, abort.signal);
   } catch (e) {
     if (!ended) {
       void room.disconnect(true);
       const why = e instanceof Error && e.message !== '' ? `: ${e.message}` : '.';
-      if (security.info().phase === 'failed') fail('Could not secure the meeting', `Nothing was sent. The encryption could not start${why}`);
+      const info = security.info();
+      if (info.phase === 'failed' && info.failure !== undefined) fail('You are not in the meeting', `Nothing was sent. ${info.failure}`);
+      else if (info.phase === 'failed') fail('Could not secure the meeting', `Nothing was sent. The encryption could not start${why}`);
       else fail('Could not join', `The connection failed${why}`);
     }
     return;

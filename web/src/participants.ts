@@ -36,6 +36,7 @@ export const kindLabel: Record<MemberKind, string> = {
   bot: 'bot',
   phone: 'phone (not end-to-end encrypted)',
   recorder: 'recorder',
+  unknown: 'unknown kind',
 };
 
 export const qualityLabel: Record<ConnectionQuality, string> = {

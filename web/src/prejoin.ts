@@ -18,7 +18,8 @@ import { levelMeter } from './meter';
 /** What the prejoin hands to the meeting. Tracks are owned by the receiver from then on. */
 export interface JoinChoice {
   room: RoomID;
-  secret: LinkSecret;
+  /** The link's secret; undefined when the link had none (the lobby). */
+  secret: LinkSecret | undefined;
   name: string;
   camera: LocalVideoTrack | undefined;
   microphone: LocalAudioTrack | undefined;
@@ -43,7 +44,7 @@ function saveName(name: string): void {
   }
 }
 
-export function renderPrejoin(root: HTMLElement, room: RoomID, secret: LinkSecret, onJoin: (c: JoinChoice) => void): void {
+export function renderPrejoin(root: HTMLElement, room: RoomID, secret: LinkSecret | undefined, onJoin: (c: JoinChoice) => void): void {
   document.title = 'Join meeting · Conclave';
   let camera: LocalVideoTrack | undefined;
   let microphone: LocalAudioTrack | undefined;
@@ -76,7 +77,7 @@ export function renderPrejoin(root: HTMLElement, room: RoomID, secret: LinkSecre
     required: true,
     value: savedName(),
   });
-  const joinButton = h('button', { class: 'btn primary', type: 'submit', id: 'join' }, 'Join meeting');
+  const joinButton = h('button', { class: 'btn primary', type: 'submit', id: 'join' }, secret === undefined ? 'Ask to join' : 'Join meeting');
 
   const paint = (): void => {
     const camOn = camera !== undefined;
@@ -221,6 +222,12 @@ export function renderPrejoin(root: HTMLElement, room: RoomID, secret: LinkSecre
       'main',
       { class: 'prejoin', id: 'main' },
       h('h1', {}, 'Ready to join?'),
+      secret === undefined &&
+        h(
+          'p',
+          { class: 'lobby-note', id: 'lobby-note', role: 'note' },
+          'This link has no secret part (after "#"), so you will wait in the lobby until someone in the meeting lets you in. They will see the name you choose here.',
+        ),
       h(
         'div',
         { class: 'prejoin-body' },
@@ -237,23 +244,4 @@ export function renderPrejoin(root: HTMLElement, room: RoomID, secret: LinkSecre
     await startMic();
     await refreshLists();
   });
-}
-
-/** renderNoSecret explains a link without its fragment: the lobby comes with MLS admission. */
-export function renderNoSecret(root: HTMLElement): void {
-  document.title = 'Incomplete link · Conclave';
-  replace(
-    root,
-    h(
-      'main',
-      { class: 'notice', id: 'main' },
-      h('h1', {}, 'This link is incomplete'),
-      h(
-        'p',
-        {},
-        'A meeting link ends with "#" followed by a secret code, which encrypts the meeting. Ask the person who invited you to send the whole link again.',
-      ),
-      h('p', {}, h('a', { href: '/' }, 'Go to the home page')),
-    ),
-  );
 }

@@ -1,21 +1,54 @@
 // The seam between the meeting view and the end-to-end encryption that keys
-// it. The meeting view publishes nothing until ready() resolves, shows the
-// security code only when there is one, and shows the roster only when it is
-// authenticated. Today's implementation is the interim link-secret keying
-// (security-interim.ts); the "E2EE meetings" issue replaces it with MLS
-// (roster, security code, lobby, chat) behind this same interface.
+// it (security-mls.ts: the MLS group of docs/e2ee-protocol.md). The meeting
+// view publishes nothing until start() resolves, and everything it says about
+// who is in the meeting, the security code, the lobby, chat, raised hands and
+// recordings comes from here: from the MLS group, never from the server.
 
 import type { BaseKeyProvider, Room } from 'livekit-client';
+import type { JoinGrant } from './api';
 
 /** Kinds of members, as the roster labels them. */
-export type MemberKind = 'browser' | 'bot' | 'phone' | 'recorder';
+export type MemberKind = 'browser' | 'bot' | 'phone' | 'recorder' | 'unknown';
 
-/** An authenticated member of the meeting (from the MLS roster). */
+/** An authenticated member of the meeting (a leaf of the MLS tree). */
 export interface RosterMember {
   /** The livekit participant identity this member speaks as. */
   identity: string;
   name: string;
   kind: MemberKind;
+  self: boolean;
+  hand: boolean;
+  recording: boolean;
+  /** In the group but without a connection to the media server for a while. */
+  notConnected: boolean;
+}
+
+/** A participant the media server lists that is not in the MLS group. */
+export interface Outsider {
+  identity: string;
+  name: string;
+  /** Waiting in the lobby (as opposed to unexplained). */
+  inLobby: boolean;
+}
+
+/** A joiner waiting for a member to let it in. */
+export interface LobbyRequest {
+  /** Opaque id to pass to admit or refuse. */
+  id: string;
+  name: string;
+  kind: MemberKind;
+  /** It came with a link whose secret did not match (old or wrong link). */
+  badProof: boolean;
+}
+
+export interface ChatMessage {
+  id: number;
+  from: string;
+  kind: MemberKind;
+  self: boolean;
+  text: string;
+  /** ms since 1970, this browser's clock at arrival. */
+  at: number;
 }
 
 /** Counters of the SFrame worker, for the details panel and the tests. */
@@ -28,28 +61,43 @@ export interface FrameStats {
   encryptDropped: number;
   /** Incoming frames that failed to decrypt (none reaches the decoder). */
   decryptFailures: number;
+  /** The same, by reason (noKey, unknownKey, auth, replay, ...). */
+  decryptDropped: Record<string, number>;
 }
 
 export type SecurityPhase =
   /** Keys are not in place yet: nothing may be published. */
   | 'securing'
+  /** This browser waits in the lobby for a member to admit it. */
+  | 'lobby'
   /** Media keys are in place. */
   | 'secured'
-  /** Keying failed; the meeting cannot go on. */
+  /** Keying failed, or this browser was refused or removed: the meeting cannot go on. */
   | 'failed';
 
 export interface SecurityInfo {
   phase: SecurityPhase;
+  /** Why the phase is 'failed', for the end screen. */
+  failure: string | undefined;
   /** One line saying what protects the meeting, shown to every user. */
   summary: string;
   /** Longer honest explanation for the details panel. */
   explanation: string;
-  /** The code members compare aloud; undefined when the scheme has none. */
+  /** The MLS epoch (changes when anyone joins or leaves). */
+  epoch: number | undefined;
+  /** The code members compare aloud; undefined before joining. */
   securityCode: string | undefined;
-  /** The authenticated roster; undefined when the scheme has none. */
+  /** The authenticated roster (the MLS tree); undefined before joining. */
   roster: RosterMember[] | undefined;
-  /** Non-dismissable warnings (a phone gateway or a recorder is present). */
+  /** Media-server participants that are not in the group. */
+  outsiders: Outsider[];
+  /** Joiners waiting in the lobby. */
+  lobby: LobbyRequest[];
+  chat: ChatMessage[];
+  /** Non-dismissable warnings (a phone gateway or a recording is present). */
   banners: string[];
+  /** What the group refused (a server attack, a bad message), newest last. */
+  rejections: string[];
 }
 
 export interface MeetingSecurity {
@@ -57,15 +105,24 @@ export interface MeetingSecurity {
   readonly keyProvider: BaseKeyProvider;
   readonly worker: Worker;
   /**
-   * start begins keying once the room is connected and the local identity is
-   * known. The returned promise resolves when media keys are in place.
+   * start joins the MLS group once the room is connected; the returned
+   * promise resolves when this browser's media keys are in place (after the
+   * lobby, for a joiner without the link secret).
    */
-  start(room: Room, signal: AbortSignal): Promise<void>;
+  start(room: Room, grant: JoinGrant, signal: AbortSignal): Promise<void>;
   info(): SecurityInfo;
   /** onChange calls fn whenever info() or stats() may have changed; returns an unsubscribe function. */
   onChange(fn: () => void): () => void;
   /** stats returns the worker's latest counters, if it reports them. */
   stats(): FrameStats | undefined;
+  admit(id: string): void;
+  refuse(id: string): void;
+  /** sendChat sends an end-to-end encrypted message; it throws if it cannot. */
+  sendChat(text: string): void;
+  /** setHand raises or lowers this member's hand for everyone. */
+  setHand(on: boolean): void;
+  /** setRecording announces to every member that this member records (or stopped). */
+  setRecording(on: boolean): void;
   /** close stops the worker and forgets all key material. */
   close(): void;
 }

@@ -1,29 +1,29 @@
 // Page side of Conclave's SFrame worker: how the app creates the worker,
 // hands it to livekit-client, gives it keys and reads its counters.
 //
-//   const e2ee = createConclaveE2EE(new URL('/assets/sframe-worker.js', location.href));
+//   const e2ee = createConclaveE2EE(new URL('/assets/e2ee-worker.js', location.href));
 //   const room = new Room({ e2ee: e2ee.roomOptions });
-//   await e2ee.setInterimKey(linkSecret, roomId);   // from the URL fragment
 //   await room.setE2EEEnabled(true);                 // AddTrackRequest then says GCM
 //   await room.connect(url, token);
+//   await e2ee.setEpoch(epoch, baseKey, leaf);       // at each MLS epoch
 //   const stats = await e2ee.stats();
 //
 // Keys are handed to the worker by postMessage as non-extractable
 // CryptoKeys; they never appear in a URL.
 
 import { ExternalE2EEKeyProvider } from 'livekit-client';
-import type { FrameStats, GetStatsMessage, SetEpochMessage, SetInterimKeyMessage, StatsMessage } from './messages';
-import { type KidLayout, importBaseKey, interimBaseKey } from './sframe';
+import type { FrameStats, GetStatsMessage, SetEpochMessage, StatsMessage, StopSendingMessage } from './messages';
+import { type KidLayout, importBaseKey } from './sframe';
 
 export interface ConclaveE2EE {
   /** Pass as RoomOptions.e2ee. */
   readonly roomOptions: { keyProvider: ExternalE2EEKeyProvider; worker: Worker };
-  /** Interim keying: link secret (16 bytes from the fragment) and room ID. */
-  setInterimKey(linkSecret: Uint8Array, roomId: string): Promise<void>;
   /** MLS keying: the epoch's exported base key bytes (16, for
    * AES_128_GCM_SHA256_128) and this member's leaf index. The bytes are
    * imported as a non-extractable key and then zeroed. */
-  setEpoch(epoch: bigint, baseKey: Uint8Array<ArrayBuffer>, leafIndex: number, opts?: { layout?: KidLayout; graceMs?: number }): Promise<void>;
+  setEpoch(epoch: bigint, baseKey: Uint8Array<ArrayBuffer>, leafIndex: number, opts?: { layout?: KidLayout; graceMs?: number; send?: boolean }): Promise<void>;
+  /** Stops sending (this member left the group). */
+  stopSending(): void;
   /** The worker's frame counters. */
   stats(timeoutMs?: number): Promise<FrameStats>;
   /** Stops the worker. */
@@ -53,10 +53,6 @@ export function wrapWorker(worker: Worker): ConclaveE2EE {
   });
   return {
     roomOptions: { keyProvider, worker },
-    async setInterimKey(linkSecret, roomId) {
-      const msg: SetInterimKeyMessage = { kind: 'conclave:setInterimKey', baseKey: await interimBaseKey(linkSecret, roomId) };
-      worker.postMessage(msg);
-    },
     async setEpoch(epoch, baseKey, leafIndex, opts = {}) {
       let key: CryptoKey;
       try {
@@ -65,6 +61,10 @@ export function wrapWorker(worker: Worker): ConclaveE2EE {
         baseKey.fill(0);
       }
       const msg: SetEpochMessage = { kind: 'conclave:setEpoch', epoch, baseKey: key, leafIndex, ...opts };
+      worker.postMessage(msg);
+    },
+    stopSending() {
+      const msg: StopSendingMessage = { kind: 'conclave:stopSending' };
       worker.postMessage(msg);
     },
     stats(timeoutMs = 2000) {

@@ -11,21 +11,17 @@ import type { KidLayout } from './sframe';
 
 // ---- Conclave: page -> worker ----
 
-/** Interim keying: the meeting's shared base key (interimBaseKey). The
- * worker picks this participant's random 63-bit KID itself. */
-export interface SetInterimKeyMessage {
-  kind: 'conclave:setInterimKey';
-  baseKey: CryptoKey;
-}
-
 /** MLS keying (RFC 9605 Section 5.2): the base key of a new epoch and this
- * member's leaf index. The worker encrypts with it at once and keeps older
- * epochs for graceMs. */
+ * member's leaf index. The worker decrypts with it at once and keeps older
+ * epochs for graceMs; it encrypts with it only if send is not false (a
+ * joiner whose group is not attested yet receives but never sends). The
+ * same epoch may come again with send true (the attestation arrived). */
 export interface SetEpochMessage {
   kind: 'conclave:setEpoch';
   epoch: bigint;
   baseKey: CryptoKey;
   leafIndex: number;
+  send?: boolean;
   layout?: KidLayout;
   graceMs?: number;
 }
@@ -36,7 +32,12 @@ export interface GetStatsMessage {
   id: number;
 }
 
-export type ConclaveRequest = SetInterimKeyMessage | SetEpochMessage | GetStatsMessage;
+/** Stops sending: this member left the group. Frames are dropped from now on. */
+export interface StopSendingMessage {
+  kind: 'conclave:stopSending';
+}
+
+export type ConclaveRequest = SetEpochMessage | StopSendingMessage | GetStatsMessage;
 
 // ---- Conclave: worker -> page ----
 

@@ -1,7 +1,7 @@
 // SFrame, RFC 9605, on WebCrypto: cipher suites (Section 4.5), header
 // (Section 4.3), key derivation (Section 4.4.2), encryption and decryption
 // with metadata (Sections 4.4.3, 4.4.4), per-KID replay windows, the MLS key
-// binding (Section 5.2) and Conclave's interim link-secret keying. It is the
+// binding (Section 5.2). It is the
 // twin of the Go package conclave/e2ee/sframe and passes the same vectors.
 //
 // Keys are non-extractable CryptoKeys; raw key bytes exist only for the
@@ -565,6 +565,11 @@ export class MlsReceiver {
     }
   }
 
+  /** has reports whether epoch's key is live. */
+  has(epoch: bigint): boolean {
+    return [...this.epochs.values()].some((e) => e.epoch === epoch);
+  }
+
   liveEpochs(): bigint[] {
     return [...this.epochs.values()].map((e) => e.epoch);
   }
@@ -572,34 +577,4 @@ export class MlsReceiver {
   decrypt(metadata: Uint8Array, frame: Uint8Array): Promise<Bytes> {
     return this.receiver.decrypt(metadata, frame);
   }
-}
-
-// ---- Interim keying (Conclave shared interfaces, point 3) ----
-// Deleted when MLS keys arrive. Anyone with the link secret derives every key.
-
-export const INTERIM_SUITE: CipherSuite = CipherSuite.AES_128_GCM_SHA256_128;
-
-/** base_key = HKDF-Expand(HKDF-Extract("", linkSecret),
- * "Conclave interim SFrame base key " + roomId, 16), SHA-256. */
-export async function interimBaseKey(linkSecret: Uint8Array, roomId: string): Promise<CryptoKey> {
-  if (linkSecret.length !== 16) throw new SFrameError('badKey', `link secret is ${linkSecret.length} bytes, want 16`);
-  const ikm = await subtle().importKey('raw', new Uint8Array(linkSecret), 'HKDF', false, ['deriveBits']);
-  const raw = await hkdfBits('SHA-256', ikm, textEncoder.encode('Conclave interim SFrame base key ' + roomId), 16);
-  try {
-    return await importBaseKey(raw);
-  } finally {
-    raw.fill(0);
-  }
-}
-
-/** A random 63-bit KID, one per participant (interim keying). */
-export function randomKid(): bigint {
-  const b = new Uint8Array(8);
-  globalThis.crypto.getRandomValues(b);
-  return new DataView(b.buffer).getBigUint64(0) >> 1n;
-}
-
-/** A receiver that derives any KID's key from the interim base key. */
-export function interimReceiver(baseKey: CryptoKey, opts: ReceiverOptions = {}): Receiver {
-  return new Receiver(INTERIM_SUITE, opts, () => ({ baseKey, group: 0 }));
 }

@@ -22,14 +22,10 @@ import type {
 import {
   DEFAULT_KID_LAYOUT,
   CipherSuite,
-  INTERIM_SUITE,
   MlsReceiver,
-  type Receiver,
   SFrameError,
   Sender,
-  interimReceiver,
   mlsKid,
-  randomKid,
 } from './sframe';
 
 /** The parts of RTCEncodedVideoFrame / RTCEncodedAudioFrame the worker uses. */
@@ -49,7 +45,7 @@ const dropReasons: readonly DropReason[] = ['noKey', 'unknownKey', 'auth', 'repl
 
 export class SFrameWorker {
   private sender: Sender | undefined;
-  private receiver: Receiver | MlsReceiver | undefined;
+  private receiver: MlsReceiver | undefined;
   private readonly trackCodecs = new Map<string, VideoCodecName | undefined>();
   private rtpMap = new Map<number, VideoCodecName>();
   private keyQueue: Promise<void> = Promise.resolve();
@@ -74,29 +70,25 @@ export class SFrameWorker {
     }
     const msg = raw as WorkerRequest;
     switch (msg.kind) {
-      case 'conclave:setInterimKey': {
-        const baseKey = msg.baseKey;
-        return this.queueKeyChange(async () => {
-          const sender = await Sender.create(INTERIM_SUITE, randomKid(), baseKey);
-          this.receiver = interimReceiver(baseKey);
-          this.setSender(sender);
-        });
-      }
       case 'conclave:setEpoch': {
         const { epoch, baseKey, leafIndex } = msg;
         const layout = msg.layout ?? DEFAULT_KID_LAYOUT;
         const grace = msg.graceMs ?? DEFAULT_EPOCH_GRACE_MS;
+        const send = msg.send ?? true;
         return this.queueKeyChange(async () => {
-          const sender = await Sender.create(MEDIA_SUITE, mlsKid(layout, 0n, leafIndex, epoch), baseKey);
-          let mls = this.receiver instanceof MlsReceiver ? this.receiver : undefined;
+          const sender = send ? await Sender.create(MEDIA_SUITE, mlsKid(layout, 0n, leafIndex, epoch), baseKey) : undefined;
+          let mls = this.receiver;
           if (!mls || mls.layout.epochBits !== layout.epochBits || mls.layout.indexBits !== layout.indexBits) {
             mls = new MlsReceiver(MEDIA_SUITE, layout, grace);
           }
-          mls.addEpoch(epoch, baseKey, this.now());
+          // The same epoch comes again when a joiner's group is attested.
+          if (!mls.has(epoch)) mls.addEpoch(epoch, baseKey, this.now());
           this.receiver = mls;
           this.setSender(sender);
         });
       }
+      case 'conclave:stopSending':
+        return this.queueKeyChange(async () => this.setSender(undefined));
       case 'conclave:getStats': {
         const reply: StatsMessage = { kind: 'conclave:stats', id: msg.id, stats: structuredClone(this.stats) };
         this.post(reply);
@@ -163,9 +155,9 @@ export class SFrameWorker {
     return readable.pipeThrough(transform).pipeTo(writable).catch(() => undefined);
   }
 
-  private setSender(sender: Sender): void {
+  private setSender(sender: Sender | undefined): void {
     this.sender = sender;
-    this.stats.senderKid = sender.kid.toString();
+    this.stats.senderKid = sender?.kid.toString() ?? '';
   }
 
   private queueKeyChange(f: () => Promise<void>): Promise<void> {
@@ -211,7 +203,7 @@ export class SFrameWorker {
       this.stats.decryptDropped.noKey++;
       return undefined;
     }
-    if (receiver instanceof MlsReceiver) receiver.expire(this.now());
+    receiver.expire(this.now());
     try {
       frame.data = (await decryptFrame(receiver, this.codecOf(frame, trackId, false), data)).buffer;
       this.stats.decrypted++;

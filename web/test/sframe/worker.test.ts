@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StatsMessage } from '../../src/e2ee/messages';
 import { type EncodedFrame, SFrameWorker } from '../../src/e2ee/sframeworker';
-import { importBaseKey, interimBaseKey } from '../../src/e2ee/sframe';
+import { importBaseKey } from '../../src/e2ee/sframe';
 
 class FakeFrame implements EncodedFrame {
   constructor(
@@ -58,8 +58,6 @@ async function stats(w: SFrameWorker, posted: unknown[]) {
   return m.stats;
 }
 
-const secret = new Uint8Array(16).fill(3);
-const room = 'RoomRoomRoomRoomRoomRo';
 
 test('livekit handshake: initAck and enable echo', async () => {
   const { w, posted } = newWorker();
@@ -85,9 +83,9 @@ test('no key: outgoing frames are dropped, never sent in the clear', async () =>
 test('round trip keeps order; bad frames are dropped and counted', async () => {
   const alice = newWorker();
   const bob = newWorker();
-  const base = await interimBaseKey(secret, room);
-  await alice.w.handle({ kind: 'conclave:setInterimKey', baseKey: base });
-  await bob.w.handle({ kind: 'conclave:setInterimKey', baseKey: base });
+  const base = await importBaseKey(new Uint8Array(16).fill(3));
+  await alice.w.handle({ kind: 'conclave:setEpoch', epoch: 1n, baseKey: base, leafIndex: 0 });
+  await bob.w.handle({ kind: 'conclave:setEpoch', epoch: 1n, baseKey: base, leafIndex: 1 });
 
   const plain = [vp8(1, true), opus(2), vp8(3, false), opus(4), vp8(5, false)];
   const originals = plain.map((f) => new Uint8Array(f.data.slice(0)));
@@ -134,4 +132,29 @@ test('MLS epochs: new epoch keys the sender, old epoch decrypts during grace', a
   await bob.w.handle({ kind: 'conclave:setEpoch', epoch: 2n, baseKey: k2, leafIndex: 5, graceMs: 1000 });
   const got = await pipe(bob.w, 'decode', [...e2, ...e1]);
   assert.equal(got.length, 2);
+});
+
+test('receive-only epoch: decrypts but never encrypts until the same epoch allows sending', async () => {
+  const alice = newWorker();
+  const joiner = newWorker();
+  const k = await importBaseKey(new Uint8Array(16).fill(9));
+  await alice.w.handle({ kind: 'conclave:setEpoch', epoch: 4n, baseKey: k, leafIndex: 0 });
+  await joiner.w.handle({ kind: 'conclave:setEpoch', epoch: 4n, baseKey: k, leafIndex: 1, send: false });
+  assert.equal((await pipe(joiner.w, 'encode', [vp8(1, true)])).length, 0, 'nothing sent before sending is allowed');
+  let s = await stats(joiner.w, joiner.posted);
+  assert.equal(s.encryptDroppedNoKey, 1);
+  assert.equal(s.senderKid, '');
+  assert.equal((await pipe(joiner.w, 'decode', await pipe(alice.w, 'encode', [vp8(2, true)]))).length, 1, 'receives meanwhile');
+  // Attested: the same epoch again, now sending; the receiver keeps working.
+  await joiner.w.handle({ kind: 'conclave:setEpoch', epoch: 4n, baseKey: k, leafIndex: 1 });
+  const sent = await pipe(joiner.w, 'encode', [vp8(3, true)]);
+  assert.equal(sent.length, 1);
+  assert.equal((await pipe(alice.w, 'decode', sent)).length, 1);
+  assert.equal((await pipe(joiner.w, 'decode', await pipe(alice.w, 'encode', [vp8(4, false)]))).length, 1);
+  // Removed from the group: sending stops.
+  await joiner.w.handle({ kind: 'conclave:stopSending' });
+  assert.equal((await pipe(joiner.w, 'encode', [vp8(5, false)])).length, 0);
+  s = await stats(joiner.w, joiner.posted);
+  assert.equal(s.senderKid, '');
+  assert.equal(s.encryptDroppedNoKey, 2);
 });

@@ -1,6 +1,6 @@
 // The browser side of the SFrame interop check, driven by the Go test in
 // web/test/sframe/interop. It
-//  1. decrypts frames encrypted by Go (interim keying) with the worker's
+//  1. decrypts frames encrypted by Go (one MLS epoch's keys) with the worker's
 //     SFrame code, and rejects tampered copies;
 //  2. encrypts frames for Go to decrypt;
 //  3. sends fake camera and microphone media between RTCPeerConnections in
@@ -12,7 +12,7 @@
 import { type Codec, decryptFrame, encryptFrame } from '../../../src/e2ee/codec';
 import { type ConclaveE2EE, wrapWorker } from '../../../src/e2ee/manager';
 import type { FrameStats } from '../../../src/e2ee/messages';
-import { INTERIM_SUITE, Sender, interimBaseKey, interimReceiver, randomKid } from '../../../src/e2ee/sframe';
+import { CipherSuite, DEFAULT_KID_LAYOUT, MlsReceiver, Sender, importBaseKey, mlsKid } from '../../../src/e2ee/sframe';
 
 declare global {
   interface Window {
@@ -21,8 +21,9 @@ declare global {
 }
 
 interface GoFrames {
-  secret: string; // base64url
-  room: string;
+  baseKey: string; // base64url, the epoch's SFrame base key
+  epoch: number;
+  browserLeaf: number;
   frames: { codec: Codec; plain: string; wire: string }[];
 }
 
@@ -52,7 +53,8 @@ async function until(what: string, cond: () => Promise<boolean>, ms: number): Pr
 }
 
 async function goToBrowser(g: GoFrames): Promise<{ total: number; ok: number; tamperedRejected: number }> {
-  const receiver = interimReceiver(await interimBaseKey(b64(g.secret), g.room));
+  const receiver = new MlsReceiver(CipherSuite.AES_128_GCM_SHA256_128, DEFAULT_KID_LAYOUT, 10_000);
+  receiver.addEpoch(BigInt(g.epoch), await importBaseKey(b64(g.baseKey)), performance.now());
   let ok = 0;
   let tamperedRejected = 0;
   for (const f of g.frames) {
@@ -70,7 +72,8 @@ async function goToBrowser(g: GoFrames): Promise<{ total: number; ok: number; ta
 }
 
 async function browserToGo(g: GoFrames): Promise<unknown> {
-  const sender = await Sender.create(INTERIM_SUITE, randomKid(), await interimBaseKey(b64(g.secret), g.room));
+  const kid = mlsKid(DEFAULT_KID_LAYOUT, 0n, g.browserLeaf, BigInt(g.epoch));
+  const sender = await Sender.create(CipherSuite.AES_128_GCM_SHA256_128, kid, await importBaseKey(b64(g.baseKey)));
   const frames: { codec: Codec; plain: string; wire: string }[] = [];
   for (const f of g.frames) {
     // Fresh plaintext with the same codec prefix as Go's frame.
@@ -143,13 +146,13 @@ async function loopback(g: GoFrames): Promise<unknown> {
   const bob = newWorker();
   const carol = newWorker();
   const mallory = newWorker();
-  const secret = b64(g.secret);
-  const wrong = secret.slice();
+  const epoch = BigInt(g.epoch);
+  const wrong = b64(g.baseKey);
   wrong[0] = (wrong[0] ?? 0) ^ 1;
-  await alice.setInterimKey(secret, g.room);
-  await bob.setInterimKey(secret, g.room);
-  await carol.setInterimKey(secret, g.room);
-  await mallory.setInterimKey(wrong, g.room);
+  await alice.setEpoch(epoch, b64(g.baseKey), 1);
+  await bob.setEpoch(epoch, b64(g.baseKey), 2);
+  await carol.setEpoch(epoch, b64(g.baseKey), 3);
+  await mallory.setEpoch(epoch, wrong, 4);
   for (const w of [alice, bob, carol, mallory]) {
     await until('worker keys', async () => (await w.stats()).senderKid !== '', 5000);
   }

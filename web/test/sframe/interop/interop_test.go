@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"conclave/e2ee/sframe"
 )
@@ -93,12 +95,18 @@ func TestBrowserInterop(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, b)
 	}
 
-	secret := make([]byte, 16)
-	if _, err := rand.Read(secret); err != nil {
+	// One MLS epoch's SFrame keys (RFC 9605, Section 5.2): the base key the
+	// exporter gives every member, Go at leaf 2, the browser at leaf 5.
+	const epoch, goLeaf, browserLeaf = 5, 2, 5
+	baseKey := make([]byte, 16)
+	if _, err := rand.Read(baseKey); err != nil {
 		t.Fatal(err)
 	}
-	const room = "Qm9hcmRNZWV0aW5nUm9vbQ"
-	sender, err := sframe.NewInterimSender(secret, room, rand.Reader)
+	kid, err := sframe.DefaultKIDLayout.KID(0, goLeaf, epoch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, err := sframe.NewSender(sframe.AES128GCMSHA256_128, kid, baseKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +118,11 @@ func TestBrowserInterop(t *testing.T) {
 		}
 		frames = append(frames, wireFrame{f.codec, base64.StdEncoding.EncodeToString(f.frame), base64.StdEncoding.EncodeToString(wire)})
 	}
-	receiver, err := sframe.NewInterimReceiver(secret, room)
+	receiver, err := sframe.NewMLSReceiver(sframe.AES128GCMSHA256_128, sframe.DefaultKIDLayout, 10*time.Second)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := receiver.AddEpoch(epoch, fixedExporter(baseKey), time.Now()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -126,7 +137,7 @@ func TestBrowserInterop(t *testing.T) {
 	mux.HandleFunc("GET /worker.js", func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, filepath.Join(out, "worker.js")) })
 	mux.HandleFunc("GET /go-frames", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{
-			"secret": base64.RawURLEncoding.EncodeToString(secret), "room": room, "frames": frames,
+			"baseKey": base64.RawURLEncoding.EncodeToString(baseKey), "epoch": epoch, "browserLeaf": browserLeaf, "frames": frames,
 		})
 	})
 	mux.HandleFunc("POST /browser-frames", func(w http.ResponseWriter, r *http.Request) {
@@ -235,7 +246,18 @@ type linkReport struct {
 	AudioPackets  int        `json:"audioPackets"`
 }
 
-func checkBrowserFrame(r *sframe.Receiver, f wireFrame) string {
+// fixedExporter stands for an MLS epoch's exporter: it returns the base key
+// for the SFrame label only.
+type fixedExporter []byte
+
+func (k fixedExporter) Export(label string, context []byte, length int) ([]byte, error) {
+	if label != sframe.BaseKeyLabel || len(context) != 0 || length != len(k) {
+		return nil, errors.New("unexpected exporter call")
+	}
+	return bytes.Clone(k), nil
+}
+
+func checkBrowserFrame(r sframe.Decrypter, f wireFrame) string {
 	codec, ok := codecs[f.Codec]
 	if !ok {
 		return "unknown codec " + f.Codec

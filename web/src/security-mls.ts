@@ -1,0 +1,418 @@
+// MeetingSecurity over the meeting's MLS group (docs/e2ee-protocol.md):
+// this browser's member runs in the Go session compiled to WebAssembly
+// (mls.ts), talks to the server's delivery service over the /e2ee WebSocket,
+// and keys the SFrame worker from each epoch (RFC 9605, Section 5.2). The
+// link secret proves admission (it never leaves the page); without it the
+// browser knocks and waits in the lobby.
+//
+// Order matters for "nothing before keys": the events of a session call are
+// applied (keys imported and handed to the worker) before its outgoing
+// messages go out, so that the server's media gate, which opens when it
+// sees our Joined, never opens before the worker holds the keys.
+
+import { type Participant, type Room, RoomEvent } from 'livekit-client';
+import { createConclaveE2EE } from './e2ee/manager.ts';
+import type { LinkSecret, RoomID } from './link';
+import { type ClientKind, type LobbyJoiner, type MlsMember, MlsSession, type SessionOutput, loadSessionModule } from './mls';
+import type { ChatMessage, FrameStats, MeetingSecurity, MemberKind, Outsider, RosterMember, SecurityInfo } from './security';
+
+/** Where build.mjs puts the SFrame worker (src/e2ee/worker.ts). */
+export const workerURL = '/assets/e2ee-worker.js';
+
+const statsIntervalMs = 1000;
+/** How long a member may lack a media connection before it is flagged. */
+const notConnectedGraceMs = 8000;
+/** How long a media participant may lack a leaf before it is flagged as an outsider. */
+const outsiderGraceMs = 5000;
+const maxChat = 500;
+const maxRejections = 20;
+const reconnectDelaysMs = [500, 1000, 2000, 4000, 8000];
+
+export interface MlsSecurityOptions {
+  room: RoomID;
+  /** The link's fragment secret; undefined to knock. */
+  secret: LinkSecret | undefined;
+  name: string;
+}
+
+function kindOf(k: ClientKind): MemberKind {
+  return k === 'browser' || k === 'bot' || k === 'phone' ? k : 'unknown';
+}
+
+function hex(b: Uint8Array): string {
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/** e2eeURL is the delivery service's URL next to the signal URL /api/join returned. */
+export function e2eeURL(signalURL: string, token: string): string {
+  const u = new URL(signalURL, location.href);
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  if (u.protocol === 'https:') u.protocol = 'wss:';
+  u.pathname = u.pathname.replace(/\/$/, '') + '/e2ee';
+  u.search = '';
+  u.searchParams.set('access_token', token);
+  u.hash = '';
+  return u.toString();
+}
+
+export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
+  const e2ee = createConclaveE2EE(workerURL);
+  // Start fetching the module while the page connects.
+  void loadSessionModule().catch(() => undefined);
+  const listeners = new Set<() => void>();
+  let phase: SecurityInfo['phase'] = 'securing';
+  let failure: string | undefined;
+  let stats: FrameStats | undefined;
+  let statsTimer = 0;
+  let tickTimer = 0;
+  let closed = false;
+  let session: MlsSession | undefined;
+  let ws: WebSocket | undefined;
+  let room: Room | undefined;
+  let epoch: number | undefined;
+  let code: string | undefined;
+  let canSend = false;
+  let members: MlsMember[] | undefined;
+  let waiting: LobbyJoiner[] = [];
+  const chat: ChatMessage[] = [];
+  let chatId = 0;
+  const hands = new Set<string>();
+  const recorders = new Set<string>();
+  let myHand = false;
+  let myRecording = false;
+  const rejections: string[] = [];
+  const missingSince = new Map<string, number>();
+  const outsiderSince = new Map<string, number>();
+  let queue: Promise<void> = Promise.resolve();
+  let keyed: (() => void) | undefined;
+  let keyFailed: ((e: Error) => void) | undefined;
+
+  const notify = (): void => {
+    for (const fn of listeners) fn();
+  };
+
+  const fail = (why: string): void => {
+    if (phase === 'failed') return;
+    phase = 'failed';
+    failure = why;
+    e2ee.stopSending();
+    keyFailed?.(new Error(why));
+    notify();
+  };
+
+  const pollStats = async (): Promise<string> => {
+    const s = await e2ee.stats();
+    if (closed) return '';
+    stats = {
+      encrypted: s.encrypted,
+      decrypted: s.decrypted,
+      encryptDropped: s.encryptDroppedNoKey + s.encryptDroppedError,
+      decryptFailures: Object.values(s.decryptDropped).reduce((a, b) => a + b, 0),
+      decryptDropped: { ...s.decryptDropped },
+    };
+    notify();
+    return s.senderKid;
+  };
+
+  const send = (msgs: Uint8Array<ArrayBuffer>[]): void => {
+    for (const m of msgs) {
+      if (ws?.readyState === WebSocket.OPEN) ws.send(m);
+    }
+  };
+
+  /** apply handles a session call's output: events first (keys to the worker), then messages. */
+  const apply = async (out: SessionOutput): Promise<void> => {
+    let epochChanged = false;
+    for (const ev of out.events) {
+      switch (ev.type) {
+        case 'epoch': {
+          if (ev.baseKey === undefined) break;
+          // The bytes are imported as a non-extractable key and zeroed.
+          await e2ee.setEpoch(BigInt(ev.epoch), ev.baseKey, ev.leaf, { send: ev.canSend });
+          epoch = ev.epoch;
+          code = ev.securityCode;
+          canSend = ev.canSend;
+          epochChanged = true;
+          break;
+        }
+        case 'roster': {
+          members = ev.members;
+          const present = new Set(ev.members.map((m) => m.participant));
+          for (const p of [...hands]) if (!present.has(p)) hands.delete(p);
+          for (const p of [...recorders]) if (!present.has(p)) recorders.delete(p);
+          break;
+        }
+        case 'lobby':
+          waiting = ev.waiting;
+          break;
+        case 'lobbyStatus':
+          if (ev.refused) fail('A member of the meeting did not let you in.');
+          else if (ev.waiting && phase === 'securing') phase = 'lobby';
+          break;
+        case 'chat':
+          chat.push({ id: ++chatId, from: ev.from.displayName, kind: kindOf(ev.from.kind), self: false, text: ev.text, at: Date.now() });
+          if (chat.length > maxChat) chat.splice(0, chat.length - maxChat);
+          break;
+        case 'status': {
+          const set = ev.kind === 'hand' ? hands : recorders;
+          if (ev.on) set.add(ev.from.participant);
+          else set.delete(ev.from.participant);
+          break;
+        }
+        case 'rejected':
+          if (ev.what === 'attestation') fail('The meeting could not prove that it knows this link’s secret: the link is wrong or old, or the server is not honest.');
+          rejections.push(`${ev.what}: ${ev.error}`);
+          if (rejections.length > maxRejections) rejections.shift();
+          break;
+        case 'removed':
+          fail('You are no longer a member of the encrypted meeting.');
+          break;
+        case 'serverError':
+          rejections.push(`server error ${ev.code}: ${ev.text}`);
+          if (rejections.length > maxRejections) rejections.shift();
+          break;
+      }
+    }
+    send(out.send);
+    if (out.error !== undefined) {
+      rejections.push(`message refused: ${out.error}`);
+      if (rejections.length > maxRejections) rejections.shift();
+    }
+    if (epochChanged && canSend) {
+      // Members who joined in this epoch did not see earlier announcements.
+      if (myHand) run((s) => s.sendStatus('hand', true));
+      if (myRecording) run((s) => s.sendStatus('recording', true));
+      if (keyed !== undefined) {
+        // Keys are in place once the worker reports the KID it sends under.
+        void waitForSenderKid().then(() => keyed?.());
+      }
+    }
+    schedule();
+    notify();
+  };
+
+  const waitForSenderKid = async (): Promise<void> => {
+    for (let i = 0; i < 200 && !closed; i++) {
+      if ((await pollStats()) !== '') return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error('the encryption worker did not take the key');
+  };
+
+  /** run calls the session and applies its output, one call at a time. */
+  const run = (f: (s: MlsSession) => SessionOutput): Promise<void> => {
+    const p = queue.then(async () => {
+      if (closed || session === undefined) return;
+      await apply(f(session));
+    });
+    queue = p.catch((e: unknown) => {
+      rejections.push(String(e instanceof Error ? e.message : e));
+      if (rejections.length > maxRejections) rejections.shift();
+    });
+    return p;
+  };
+
+  const schedule = (): void => {
+    if (closed || session === undefined) return;
+    window.clearTimeout(tickTimer);
+    const d = session.deadline();
+    const wait = d === 0 ? 1000 : Math.min(1000, Math.max(1, d - Date.now()));
+    tickTimer = window.setTimeout(() => void run((s) => s.tick()), wait);
+  };
+
+  let attempts = 0;
+  const connect = (url: string): void => {
+    const sock = new WebSocket(url);
+    sock.binaryType = 'arraybuffer';
+    ws = sock;
+    sock.onopen = () => {
+      attempts = 0;
+      void run((s) => s.start());
+    };
+    sock.onmessage = (ev: MessageEvent<unknown>) => {
+      if (!(ev.data instanceof ArrayBuffer)) return;
+      const data = new Uint8Array(ev.data);
+      void run((s) => s.handle(data));
+    };
+    sock.onclose = () => {
+      if (ws !== sock || closed || phase === 'failed') return;
+      const delay = reconnectDelaysMs[attempts++];
+      if (delay === undefined) {
+        fail('The connection to the meeting’s key service was lost.');
+        return;
+      }
+      // Resume: the session says hello with its epoch; the server replays what we missed.
+      window.setTimeout(() => {
+        if (!closed && phase !== 'failed') connect(url);
+      }, delay);
+    };
+  };
+
+  const roster = (): RosterMember[] | undefined => {
+    if (members === undefined) return undefined;
+    const now = Date.now();
+    const connected = new Set<string>();
+    if (room !== undefined) {
+      connected.add(room.localParticipant.identity);
+      for (const p of room.remoteParticipants.values()) connected.add(p.identity);
+    }
+    return members.map((m) => {
+      let notConnected = false;
+      if (!m.self && room !== undefined && !connected.has(m.participant)) {
+        const since = missingSince.get(m.participant) ?? now;
+        missingSince.set(m.participant, since);
+        notConnected = now - since > notConnectedGraceMs;
+      } else {
+        missingSince.delete(m.participant);
+      }
+      return {
+        identity: m.participant,
+        name: m.displayName,
+        kind: kindOf(m.kind),
+        self: m.self,
+        hand: m.self ? myHand : hands.has(m.participant),
+        recording: m.self ? myRecording : recorders.has(m.participant),
+        notConnected,
+      };
+    });
+  };
+
+  const outsiders = (): Outsider[] => {
+    if (room === undefined || members === undefined) return [];
+    const inTree = new Set(members.map((m) => m.participant));
+    const lobby = new Set(waiting.map((w) => w.participant));
+    const now = Date.now();
+    const out: Outsider[] = [];
+    const seen = new Set<string>();
+    for (const p of room.remoteParticipants.values()) {
+      if (inTree.has(p.identity)) continue;
+      seen.add(p.identity);
+      const since = outsiderSince.get(p.identity) ?? now;
+      outsiderSince.set(p.identity, since);
+      const inLobby = lobby.has(p.identity);
+      if (inLobby || now - since > outsiderGraceMs) out.push({ identity: p.identity, name: nameOf(p), inLobby });
+    }
+    for (const id of [...outsiderSince.keys()]) if (!seen.has(id)) outsiderSince.delete(id);
+    return out;
+  };
+
+  const banners = (r: RosterMember[] | undefined): string[] => {
+    const out: string[] = [];
+    for (const m of r ?? []) {
+      if (m.kind === 'phone') out.push(`${m.name} joined by phone: what is said reaches the phone network unencrypted.`);
+    }
+    for (const m of r ?? []) {
+      if (m.recording) out.push(m.self ? 'You are recording this meeting.' : `${m.name} is recording this meeting.`);
+    }
+    return out;
+  };
+
+  return {
+    keyProvider: e2ee.roomOptions.keyProvider,
+    worker: e2ee.roomOptions.worker,
+    async start(r, grant, signal) {
+      room = r;
+      const onRoom = (): void => notify();
+      r.on(RoomEvent.ParticipantConnected, onRoom).on(RoomEvent.ParticipantDisconnected, onRoom);
+      try {
+        session = await MlsSession.create({
+          participant: grant.identity,
+          displayName: opts.name,
+          kind: 'browser',
+          roomId: opts.room,
+          secret: opts.secret,
+        });
+        signal.throwIfAborted();
+        const ready = new Promise<void>((resolve, reject) => {
+          keyed = resolve;
+          keyFailed = reject;
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        });
+        connect(e2eeURL(grant.url, grant.token));
+        await ready;
+        keyed = undefined;
+        signal.throwIfAborted();
+        phase = 'secured';
+        statsTimer = window.setInterval(() => void pollStats().catch(() => undefined), statsIntervalMs);
+      } catch (e) {
+        if (phase !== 'failed') {
+          phase = 'failed';
+          failure ??= e instanceof Error ? e.message : String(e);
+        }
+        throw e;
+      } finally {
+        notify();
+      }
+    },
+    info() {
+      const r = roster();
+      return {
+        phase,
+        failure,
+        summary: 'Encrypted end to end',
+        explanation:
+          'Audio, video and chat are encrypted in each member’s device with keys that only the members of the meeting hold (MLS and SFrame); the server relays them but cannot read them. The keys change whenever someone joins or leaves, and so does the security code. To be sure nobody is listening in, read the code aloud: if everyone sees the same code, everyone is talking to the same members and nobody in between.',
+        epoch,
+        securityCode: code,
+        roster: r,
+        outsiders: outsiders(),
+        lobby: waiting.map((w) => ({ id: hex(w.ref), name: w.displayName, kind: kindOf(w.kind), badProof: w.badProof })),
+        chat: chat.slice(),
+        banners: banners(r),
+        rejections: rejections.slice(),
+      };
+    },
+    onChange(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+    stats: () => stats,
+    admit(id) {
+      const w = waiting.find((x) => hex(x.ref) === id);
+      if (w !== undefined) void run((s) => s.admit(w.ref));
+    },
+    refuse(id) {
+      const w = waiting.find((x) => hex(x.ref) === id);
+      if (w !== undefined) void run((s) => s.refuse(w.ref));
+    },
+    sendChat(text) {
+      if (session === undefined || phase !== 'secured' || !canSend) throw new Error('Chat is available once the meeting is secured.');
+      // Validate now so that the caller can tell the user; the send itself is queued.
+      const out = session.sendChat(text);
+      if (out.error !== undefined) throw new Error('The message could not be sent.');
+      chat.push({ id: ++chatId, from: opts.name, kind: 'browser', self: true, text, at: Date.now() });
+      if (chat.length > maxChat) chat.splice(0, chat.length - maxChat);
+      queue = queue.then(() => apply(out)).catch(() => undefined);
+      notify();
+    },
+    setHand(on) {
+      myHand = on;
+      void run((s) => s.sendStatus('hand', on));
+      notify();
+    },
+    setRecording(on) {
+      if (session === undefined || !canSend) throw new Error('Recording is available once the meeting is secured.');
+      myRecording = on;
+      void run((s) => s.sendStatus('recording', on));
+      notify();
+    },
+    close() {
+      closed = true;
+      window.clearInterval(statsTimer);
+      window.clearTimeout(tickTimer);
+      if (ws !== undefined) {
+        ws.onclose = null;
+        ws.close();
+      }
+      session?.close();
+      session = undefined;
+      e2ee.terminate();
+      listeners.clear();
+    },
+  };
+}
+
+function nameOf(p: Participant): string {
+  const n = p.name?.trim();
+  return n !== undefined && n !== '' ? n : 'Guest';
+}
