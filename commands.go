@@ -42,9 +42,33 @@ func versionCommand(_ context.Context, args []string, stdout, stderr io.Writer) 
 	} else if err != nil {
 		return err
 	}
+	b := version.Read()
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(map[string]string{"version": version.String(), "bundle_sha256": h})
+		return json.NewEncoder(stdout).Encode(struct {
+			Version string `json:"version"`
+			Bundle  string `json:"bundle_sha256"`
+			version.Build
+		}{version.String(), h, b})
 	}
-	fmt.Fprintf(stdout, "conclave %s\nweb bundle SHA-256: %s\n", version.String(), h)
+	commit := b.Commit
+	if commit == "" {
+		commit = "(unknown: built without -X conclave/internal/version.commit or VCS stamping)"
+	}
+	fmt.Fprintf(stdout, "conclave %s\ncommit: %s\nweb bundle SHA-256: %s\ngo: %s\n", version.String(), commit, h, b.GoVersion)
+	fmt.Fprintln(stdout, "build settings:")
+	for _, s := range b.Settings {
+		fmt.Fprintf(stdout, "  %s\n", s)
+	}
+	fmt.Fprintln(stdout, "modules:")
+	for _, m := range b.Modules {
+		line := m.Path + " " + m.Version
+		if m.Replace != "" {
+			line += " => " + m.Replace
+		}
+		if m.Sum != "" {
+			line += " " + m.Sum
+		}
+		fmt.Fprintf(stdout, "  %s\n", line)
+	}
 	return nil
 }
