@@ -77,6 +77,8 @@ func command(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return localCommand(ctx, name, rest, stdin, stdout, stderr)
 	case "login", "meetings", "end", "remove", "nodes", "drain", "undrain":
 		return remoteCommand(ctx, name, rest, stdin, stdout, stderr)
+	case "release-keygen", "release-sign", "release-verify":
+		return releaseCommand(name, rest, stdout, stderr)
 	}
 	fmt.Fprint(stderr, usageText)
 	return fmt.Errorf("admin: unknown command %q", name)
