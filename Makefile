@@ -38,7 +38,8 @@ vet:
 	$(GO) vet ./...
 	cd web && npx tsc --noEmit -p tsconfig.json
 
-test: deps-test build vet test-go test-web test-e2e
+# Vet runs last so that one unformatted file does not hide test results.
+test: deps-test build test-go test-web test-e2e vet
 
 # The MLS interop test drives ts-mls under Node.
 test-go: e2ee/mls/interop/node_modules/.installed
