@@ -55,6 +55,10 @@ type Buffer struct {
 	next    uint16 // seq of the next frame to play
 	count   int    // packets held
 	lostRun int
+	// lastPlayed is the seq of the last frame played or concealed, kept
+	// across a refill so that stale packets do not restart the stream.
+	lastPlayed uint16
+	havePlayed bool
 
 	// RFC 3550, Appendix A.8: transit and jitter in RTP clock units.
 	haveTransit bool
@@ -95,6 +99,13 @@ func (b *Buffer) Target() int {
 	return min(max(t, b.cfg.MinDelay), b.cfg.MaxDelay)
 }
 
+// Reset forgets the stream entirely (a new SSRC).
+func (b *Buffer) Reset() {
+	b.reset()
+	b.havePlayed = false
+	b.haveTransit = false
+}
+
 // Len returns the packets held.
 func (b *Buffer) Len() int { return b.count }
 
@@ -114,6 +125,14 @@ func (b *Buffer) Push(seq uint16, ts uint32, payload []byte, now time.Time) {
 		}
 		if int(d) >= capacity {
 			b.reset()
+		}
+	} else if b.havePlayed {
+		// Refilling: a packet at or just behind what was last played is
+		// stale, not the start of a new run (further behind is a new
+		// sequence, e.g. a restarted sender).
+		if d := int16(seq - b.lastPlayed); d <= 0 && d > -capacity {
+			b.Late++
+			return
 		}
 	}
 	s := &b.slots[seq%capacity]
@@ -193,6 +212,7 @@ func (b *Buffer) Pop() (Status, []byte) {
 // take removes and returns the frame of b.next, advancing it.
 func (b *Buffer) take() ([]byte, bool) {
 	s := &b.slots[b.next%capacity]
+	b.lastPlayed, b.havePlayed = b.next, true
 	b.next++
 	if !s.used || s.seq != b.next-1 {
 		return nil, false

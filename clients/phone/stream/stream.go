@@ -62,13 +62,15 @@ type Stream struct {
 	jb       *jitter.Buffer
 	remote   netip.AddrPort
 	latched  bool
+	ssrc     uint32 // of the phone's stream, once seen
+	haveSSRC bool
 	detector dtmf.Detector
 	stats    Stats
 
 	// sender state, used only by the ticker goroutine
-	ssrc uint32
-	seq  uint16
-	ts   uint32
+	txSSRC uint32
+	seq    uint16
+	ts     uint32
 	pcm  []int16 // decoded caller audio at 48 kHz, not yet handed up
 }
 
@@ -104,7 +106,7 @@ func New(cfg Config) (*Stream, error) {
 		digits:     make(chan byte, 32),
 		jb:         jitter.New(jitter.Config{ClockRate: cfg.Choice.Codec.ClockRate()}),
 		remote:     cfg.Remote,
-		ssrc:       binary.BigEndian.Uint32(r[0:4]),
+		txSSRC:     binary.BigEndian.Uint32(r[0:4]),
 		seq:        binary.BigEndian.Uint16(r[4:6]),
 		ts:         binary.BigEndian.Uint32(r[6:10]),
 	}, nil
@@ -235,6 +237,10 @@ func (s *Stream) read(ctx context.Context) error {
 			}
 			continue
 		case p.PayloadType == s.cfg.Choice.PT:
+			if s.haveSSRC && p.SSRC != s.ssrc {
+				s.jb.Reset() // the phone restarted its stream
+			}
+			s.ssrc, s.haveSSRC = p.SSRC, true
 			s.jb.Push(p.SequenceNumber, p.Timestamp, p.Payload, now)
 		default:
 			s.stats.Rejected++
@@ -293,7 +299,7 @@ func (s *Stream) send(pcm []int16) error {
 	p := rtp.Packet{
 		Header: rtp.Header{
 			Version: 2, PayloadType: s.cfg.Choice.PT,
-			SequenceNumber: s.seq, Timestamp: s.ts, SSRC: s.ssrc,
+			SequenceNumber: s.seq, Timestamp: s.ts, SSRC: s.txSSRC,
 			Marker: s.stats.Sent == 0,
 		},
 		Payload: payload,
