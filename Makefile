@@ -6,7 +6,7 @@ ARGS    ?=
 # Tests must never hang CI: every go test run has a deadline.
 GOTEST  := $(GO) test -count=1 -timeout 15m
 
-.PHONY: all run build web deps deps-test test test-go test-web test-e2e vet bench fuzz clean
+.PHONY: all run build web deps deps-test test test-go test-web test-e2e vet bench fuzz clean release
 
 all: build
 
@@ -56,6 +56,11 @@ bench: build
 
 fuzz:
 	scripts/fuzz-all 30s
+
+# Reproducible release of HEAD into dist/ (binaries, BUILDINFO, SHA256SUMS,
+# signed when RELEASE_KEY=FILE names a key from `conclave admin release-keygen`).
+release: deps
+	scripts/release
 
 clean:
 	rm -rf bin web/dist/* web/node_modules/.installed
