@@ -305,6 +305,7 @@ export async function runMeeting(
     paintLobby(info);
     securityBox.hidden = info.securityCode === undefined;
     codeView.textContent = info.securityCode ?? '';
+    codeView.dataset['epoch'] = info.epoch === undefined ? '' : String(info.epoch);
     unread += chat.render(info.chat, secured);
     if (!chat.element.hidden) unread = 0;
     handBtn.set(handUp, secured);

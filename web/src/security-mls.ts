@@ -323,6 +323,8 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
           secret: opts.secret,
         });
         signal.throwIfAborted();
+        // Counters from the start: they show that nothing arrives or leaves before keys.
+        statsTimer = window.setInterval(() => void pollStats().catch(() => undefined), statsIntervalMs);
         const ready = new Promise<void>((resolve, reject) => {
           keyed = resolve;
           keyFailed = reject;
@@ -333,7 +335,6 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
         keyed = undefined;
         signal.throwIfAborted();
         phase = 'secured';
-        statsTimer = window.setInterval(() => void pollStats().catch(() => undefined), statsIntervalMs);
       } catch (e) {
         if (phase !== 'failed') {
           phase = 'failed';

@@ -1,6 +1,6 @@
 // The settings and details dialog of the meeting: device switching during the
-// call, what protects the meeting (and the security code once MLS provides
-// one), the SFrame worker's counters, keyboard shortcuts and the bundle hash.
+// call, what protects the meeting and its security code, the SFrame worker's
+// counters, keyboard shortcuts and the bundle hash.
 
 import type { Room } from 'livekit-client';
 import { canChooseSpeaker, listDevices } from './devices';
@@ -72,7 +72,7 @@ export function settingsDialog(room: Room, stage: Stage, choice: JoinChoice, sec
     h('section', { 'aria-labelledby': 'keys-title' }, h('h3', { id: 'keys-title' }, 'Keyboard shortcuts'),
       h('label', { class: 'check', for: 'settings-shortcuts' }, shortcutsBox, 'Use single-key shortcuts'),
       h('dl', { class: 'shortcuts' },
-        ...([['M', 'microphone on/off'], ['V', 'camera on/off'], ['S', 'share screen'], ['L', 'grid or speaker view'], ['P', 'people'], ['?', 'this panel'], ['Esc', 'close']] as const).flatMap(([k, d]) => [h('dt', {}, h('kbd', {}, k)), h('dd', {}, d)]))),
+        ...([['M', 'microphone on/off'], ['V', 'camera on/off'], ['S', 'share screen'], ['L', 'grid or speaker view'], ['P', 'people'], ['H', 'raise or lower your hand'], ['C', 'chat'], ['R', 'record (everyone is told)'], ['?', 'this panel'], ['Esc', 'close']] as const).flatMap(([k, d]) => [h('dt', {}, h('kbd', {}, k)), h('dd', {}, d)]))),
     bundleFooter(),
     h('div', { class: 'row end' }, closeBtn),
   );
@@ -112,6 +112,7 @@ export function settingsDialog(room: Room, stage: Stage, choice: JoinChoice, sec
       stats.dataset['decrypted'] = String(s.decrypted);
       stats.dataset['decryptFailures'] = String(s.decryptFailures);
       stats.dataset['encryptDropped'] = String(s.encryptDropped);
+      for (const [why, n] of Object.entries(s.decryptDropped)) stats.dataset[`drop${why.charAt(0).toUpperCase()}${why.slice(1)}`] = String(n);
     }
   };
   return {

@@ -130,8 +130,8 @@ export async function newMeeting(base) {
 }
 
 /** startBot runs `conclave bot` in the meeting; report() resolves to its JSON report. */
-export function startBot(procs, link, name, duration) {
-  const bot = procs.spawn(`bot ${name}`, ['bot', '--link', link, '--name', name, '--duration', duration, '--json']);
+export function startBot(procs, link, name, duration, extraArgs = []) {
+  const bot = procs.spawn(`bot ${name}`, ['bot', '--link', link, '--name', name, '--duration', duration, '--json', ...extraArgs]);
   return {
     proc: bot,
     async report() {
@@ -177,7 +177,43 @@ export async function frameStats(page) {
   return page.evaluate(() => {
     const d = document.getElementById('e2ee-stats')?.dataset ?? {};
     const n = (k) => Number(d[k] ?? 'NaN');
-    return { encrypted: n('encrypted'), decrypted: n('decrypted'), decryptFailures: n('decryptFailures'), encryptDropped: n('encryptDropped') };
+    return {
+      encrypted: n('encrypted'),
+      decrypted: n('decrypted'),
+      decryptFailures: n('decryptFailures'),
+      encryptDropped: n('encryptDropped'),
+      // By reason: unknownKey is expected briefly around an epoch change
+      // (a frame under keys this member has not processed yet); auth and
+      // replay never are.
+      dropAuth: n('dropAuth'),
+      dropReplay: n('dropReplay'),
+      dropNoKey: n('dropNoKey'),
+      dropUnknownKey: n('dropUnknownKey'),
+    };
+  });
+}
+
+/** meetingState reads what the page shows from the MLS group: code, epoch, roster, banners, chat. */
+export async function meetingState(page) {
+  return page.evaluate(() => {
+    const code = document.getElementById('people-security-code');
+    return {
+      code: code?.textContent ?? '',
+      epoch: code?.dataset.epoch ?? '',
+      roster: [...document.querySelectorAll('#people-list li')].map((li) => ({
+        identity: li.dataset.identity ?? '',
+        kind: li.dataset.kind ?? '',
+        hand: li.dataset.hand === 'true',
+        name: li.querySelector('.person-name')?.textContent ?? '',
+      })),
+      outsiders: [...document.querySelectorAll('#outsider-list li')].map((li) => li.dataset.outsider ?? ''),
+      banners: [...document.querySelectorAll('#banners .banner')].map((b) => b.textContent ?? ''),
+      chat: [...document.querySelectorAll('#chat-log .chat-msg')].map((m) => ({
+        from: m.querySelector('.chat-from')?.textContent ?? '',
+        text: m.querySelector('.chat-text')?.textContent ?? '',
+      })),
+      lobby: [...document.querySelectorAll('#lobby-requests .lobby-request')].map((r) => r.querySelector('.lobby-name')?.textContent ?? ''),
+    };
   });
 }
 
