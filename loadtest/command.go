@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"conclave/clients/bot"
 )
 
 // Command implements `conclave loadtest`:
@@ -48,7 +46,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.DurationVar(&o.ChurnInterval, "churn-interval", 2*time.Second, "churn: time between replacements")
 	fs.StringVar(&o.Keying, "keying", "", "how bots key SFrame: mls (Conclave default: join the meeting's MLS group, as browsers do) or bench (per-run keys; LiveKit)")
 	fs.StringVar(&o.Label, "label", "", "free text copied into the report")
-	quality := fs.String("quality", "high", "video layer every participant asks for: low, medium or high")
+	fs.StringVar(&o.Quality, "quality", "high", "video layer every participant asks for: low, medium or high")
 	sweep := fs.String("sweep", "", "comma-separated publisher counts: run the scenario at each size")
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	out := fs.String("out", "", "directory to write result.json, report.md (and plot.svg for a sweep)")
@@ -69,11 +67,6 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if o.Server == "" && o.LiveKitKey != "" {
 		o.Server = ServerLiveKit
 	}
-	q, err := bot.ParseQuality(*quality)
-	if err != nil {
-		return err
-	}
-	o.Quality = q
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("loadtest: --log-level: %w", err)

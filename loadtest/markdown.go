@@ -55,6 +55,7 @@ func MarkdownResult(r *Result) string {
 		fmt.Fprintf(&b, "| %s | "+m.format+" |\n", m.label(), m.get(r))
 	}
 	fmt.Fprintf(&b, "| forwarded packets in window | %d |\n", r.ForwardedPackets)
+	fmt.Fprintf(&b, "| video frames received, low / medium / high | %d / %d / %d |\n", r.VideoFramesByLayer[0], r.VideoFramesByLayer[1], r.VideoFramesByLayer[2])
 	fmt.Fprintf(&b, "| server RSS (MiB) | %.1f |\n", float64(r.ServerRSSBytes)/(1<<20))
 	fmt.Fprintf(&b, "| join span (ms) | %.0f |\n", r.JoinSpanMS)
 	if r.ChurnLeaves > 0 {

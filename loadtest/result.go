@@ -44,10 +44,13 @@ type Result struct {
 	FramesLost      uint64  `json:"frames_lost"`
 	LossRatio       float64 `json:"loss_ratio"`
 	DecryptFailures uint64  `json:"decrypt_failures"`
-	P50LatencyMS    float64 `json:"p50_latency_ms"`
-	P95LatencyMS    float64 `json:"p95_latency_ms"`
-	P99LatencyMS    float64 `json:"p99_latency_ms"`
-	MaxLatencyMS    float64 `json:"max_latency_ms"`
+	// VideoFramesByLayer counts received video frames of the low, medium
+	// and high layers: a server that forwards less than asked shows here.
+	VideoFramesByLayer [3]uint64 `json:"video_frames_by_layer"`
+	P50LatencyMS       float64   `json:"p50_latency_ms"`
+	P95LatencyMS       float64   `json:"p95_latency_ms"`
+	P99LatencyMS       float64   `json:"p99_latency_ms"`
+	MaxLatencyMS       float64   `json:"max_latency_ms"`
 	// MissingStreams counts (receiver, publisher, kind) triples, among
 	// participants present for the whole window, where the receiver was
 	// not getting the publisher's media at the end.

@@ -43,8 +43,9 @@ type Options struct {
 	JoinConcurrency int
 	// ServerPID is the server process to read CPU and memory from (0: none).
 	ServerPID int
-	// Quality is the layer every bot asks for.
-	Quality bot.Layer
+	// Quality is the layer every bot asks for: "low", "medium" or "high"
+	// ("" means high).
+	Quality string
 	// ChurnInterval is the time between replacements in the churn scenario.
 	ChurnInterval  time.Duration
 	ConnectTimeout time.Duration
@@ -105,6 +106,9 @@ func (o *Options) normalize() (scenario, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if _, err := bot.ParseQuality(o.Quality); err != nil {
+		return sc, err
+	}
 	return sc, nil
 }
 
@@ -119,13 +123,14 @@ type member struct {
 // runner holds the state of one run. Only Run's goroutine touches live and
 // retired after the join phase.
 type runner struct {
-	o      Options
-	sc     scenario
-	api    *webrtc.API
-	net    *countingNet
-	target target
-	keys   *benchKeys
-	ctx    context.Context
+	o       Options
+	sc      scenario
+	api     *webrtc.API
+	net     *countingNet
+	target  target
+	keys    *benchKeys
+	quality bot.Layer
+	ctx     context.Context
 
 	rateRetries atomic.Int64
 	nameSeq     atomic.Int64
@@ -170,7 +175,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &runner{o: o, sc: sc, api: api, net: cn, keys: keys, ctx: ctx}
+	q, _ := bot.ParseQuality(o.Quality) // checked by normalize
+	r := &runner{o: o, sc: sc, api: api, net: cn, keys: keys, quality: q, ctx: ctx}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer client.CloseIdleConnections()
 	switch o.Server {
@@ -187,7 +193,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 }
 
 func (r *runner) botConfig(publisher bool) bot.Config {
-	q := r.o.Quality
+	q := r.quality
 	n := r.nameSeq.Add(1)
 	cfg := bot.Config{
 		API:            r.api,
@@ -307,6 +313,7 @@ func (r *runner) progressWhile(line func() string) (stop func()) {
 // counters are the bots' cumulative receive counters at one instant.
 type counters struct {
 	packets, decrypted, lost, failures uint64
+	layers                             [3]uint64
 }
 
 func (r *runner) snapshot() (counters, []bot.Report) {
@@ -321,6 +328,11 @@ func (r *runner) snapshot() (counters, []bot.Report) {
 		c.decrypted += reps[i].FramesDecrypted
 		c.lost += reps[i].FramesLost
 		c.failures += reps[i].DecryptFailures
+		for _, t := range reps[i].Tracks {
+			for q, n := range t.LayerFrames {
+				c.layers[q] += n
+			}
+		}
 	}
 	return c, reps
 }
@@ -427,6 +439,9 @@ func (r *runner) run() (*Result, error) {
 		res.LossRatio = float64(res.FramesLost) / float64(t)
 	}
 	res.DecryptFailures = c1.failures // over the whole run: any is a bug
+	for q := range res.VideoFramesByLayer {
+		res.VideoFramesByLayer[q] = c1.layers[q] - c0.layers[q]
+	}
 
 	var lat bot.Report
 	var connect, first []float64

@@ -1,0 +1,249 @@
+package loadtest
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"conclave/sfu"
+	"conclave/signaling/rtc"
+	"conclave/signaling/token"
+)
+
+const (
+	testKey    = "loadtest"
+	testSecret = "loadtest secret of at least thirty-two bytes"
+)
+
+// startServer runs Conclave's /rtc handler and SFU in this process on
+// loopback, verifying tokens minted with testKey and testSecret the way a
+// LiveKit server would: the load test's token path drives it.
+func startServer(t *testing.T) string {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ecfg := sfu.DefaultConfig()
+	ecfg.ListenIP = "127.0.0.1"
+	ecfg.IncludeLoopback = true
+	ecfg.TURN.Enabled = false
+	ecfg.TCPPort = -1
+	ecfg.UDPPort = 0
+	eng, err := sfu.NewEngine(ecfg, log)
+	if err != nil {
+		t.Fatalf("engine: %v", err)
+	}
+	ver := token.NewVerifier(testKey, []byte(testSecret))
+	h := rtc.NewHandler(rtc.Config{}, func(tok string) (*token.Claims, error) { return ver.Verify(tok, time.Now()) }, eng, log)
+	srv := httptest.NewServer(h)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := h.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		srv.Close()
+		_ = eng.Close()
+	})
+	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// TestRunAgainstSFU is a tiny load test of the tool itself: small counts,
+// checks of correctness only (never of speed).
+func TestRunAgainstSFU(t *testing.T) {
+	url := startServer(t)
+	tests := []struct {
+		name  string
+		o     Options
+		check func(t *testing.T, r *Result)
+	}{
+		{
+			name: "video: every subscriber receives every publisher",
+			o:    Options{Scenario: ScenarioVideo, Publishers: 2, Subscribers: 1},
+			check: func(t *testing.T, r *Result) {
+				if r.Participants != 3 || r.Publishers != 2 || r.Subscribers != 1 {
+					t.Errorf("participants %d (%d + %d), want 3 (2 + 1)", r.Participants, r.Publishers, r.Subscribers)
+				}
+				if r.VideoFramesByLayer[2] == 0 {
+					t.Errorf("no high-layer video frames received: %v", r.VideoFramesByLayer)
+				}
+			},
+		},
+		{
+			name: "churn: replacements join and receive",
+			o:    Options{Scenario: ScenarioChurn, Publishers: 3, Subscribers: 0, ChurnInterval: 700 * time.Millisecond},
+			check: func(t *testing.T, r *Result) {
+				if r.ChurnLeaves == 0 || r.ChurnJoins != r.ChurnLeaves {
+					t.Errorf("churn: %d leaves, %d joins; want as many joins as leaves, at least one", r.ChurnLeaves, r.ChurnJoins)
+				}
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.o
+			o.URL, o.Server, o.LiveKitKey, o.LiveKitSecret = url, ServerLiveKit, testKey, testSecret
+			o.Warmup, o.Duration = time.Second, 2*time.Second
+			o.ServerPID = os.Getpid() // the SFU runs in this process
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			r, err := Run(ctx, o)
+			if err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			if r.JoinFailures != 0 || r.ChurnJoinFailures != 0 {
+				t.Errorf("join failures: %d, churn join failures %d", r.JoinFailures, r.ChurnJoinFailures)
+			}
+			if r.DecryptFailures != 0 {
+				t.Errorf("%d decrypt failures", r.DecryptFailures)
+			}
+			if r.MissingStreams != 0 {
+				t.Errorf("%d (receiver, publisher, kind) streams missing", r.MissingStreams)
+			}
+			if r.BotsWithoutFrames != 0 {
+				t.Errorf("%d bots received no frame", r.BotsWithoutFrames)
+			}
+			if r.ForwardedPackets == 0 || r.FramesDecrypted == 0 {
+				t.Errorf("nothing forwarded: %d packets, %d frames", r.ForwardedPackets, r.FramesDecrypted)
+			}
+			if r.ServerRSSBytes == 0 {
+				t.Error("server RSS not read from /proc")
+			}
+			if r.Keying != KeyingBench {
+				t.Errorf("keying %q, want %q", r.Keying, KeyingBench)
+			}
+			tc.check(t, r)
+		})
+	}
+}
+
+func TestCheckLoopback(t *testing.T) {
+	tests := []struct {
+		url string
+		ok  bool
+	}{
+		{"http://127.0.0.1:8080", true},
+		{"ws://127.0.0.5:7880", true},
+		{"http://[::1]:8080", true},
+		{"http://localhost:8080", true},
+		{"http://192.0.2.1:8080", false},
+		{"wss://203.0.113.7", false},
+		{"ftp://127.0.0.1", false},
+		{"http://", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.url, func(t *testing.T) {
+			_, err := checkLoopback(context.Background(), tc.url)
+			if (err == nil) != tc.ok {
+				t.Fatalf("checkLoopback(%q) = %v, want ok=%v", tc.url, err, tc.ok)
+			}
+			if !tc.ok && strings.Contains(tc.url, "192.0.2.1") && !errors.Is(err, ErrNotLoopback) {
+				t.Fatalf("error %v is not ErrNotLoopback", err)
+			}
+		})
+	}
+}
+
+func TestRunRefusesBadOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Options
+	}{
+		{"remote URL", Options{URL: "http://192.0.2.1:8080", Scenario: ScenarioVideo, Publishers: 1, Subscribers: 0, Duration: time.Second}},
+		{"unknown scenario", Options{URL: "http://127.0.0.1:1", Scenario: "party", Publishers: 1, Duration: time.Second}},
+		{"too many", Options{URL: "http://127.0.0.1:1", Scenario: ScenarioVideo, Publishers: maxParticipants + 1, Duration: time.Second}},
+		{"no duration", Options{URL: "http://127.0.0.1:1", Scenario: ScenarioVideo, Publishers: 1}},
+		{"mls on livekit", Options{URL: "ws://127.0.0.1:1", Server: ServerLiveKit, Keying: KeyingMLS, LiveKitKey: "k", LiveKitSecret: "s", Scenario: ScenarioVideo, Publishers: 1, Duration: time.Second}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Run(context.Background(), tc.o); err == nil {
+				t.Fatal("Run accepted it")
+			}
+		})
+	}
+}
+
+func TestProcParsers(t *testing.T) {
+	stat := []byte("1234 (conclave (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 12 0 100 0 0")
+	cpu, err := parseStatCPU(stat)
+	if err != nil || cpu != 3*time.Second {
+		t.Fatalf("parseStatCPU = %v, %v; want 3s (300 ticks)", cpu, err)
+	}
+	if _, err := parseStatCPU([]byte("garbage")); err == nil {
+		t.Error("parseStatCPU accepted garbage")
+	}
+	rss, err := parseStatusRSS([]byte("Name:\tconclave\nVmRSS:\t  2048 kB\nThreads:\t9\n"))
+	if err != nil || rss != 2048*1024 {
+		t.Fatalf("parseStatusRSS = %d, %v", rss, err)
+	}
+	if _, err := parseStatusRSS([]byte("Name:\tx\n")); err == nil {
+		t.Error("parseStatusRSS accepted a status without VmRSS")
+	}
+	self, err := readProc(os.Getpid())
+	if err != nil || self.rss == 0 {
+		t.Fatalf("readProc(self) = %+v, %v", self, err)
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	xs := []float64{5, 1, 4, 2, 3}
+	for _, tc := range []struct{ q, want float64 }{{0, 1}, {0.5, 3}, {0.95, 5}, {1, 5}} {
+		if got := quantile(xs, tc.q); got != tc.want {
+			t.Errorf("quantile(%v) = %v, want %v", tc.q, got, tc.want)
+		}
+	}
+	if quantile(nil, 0.5) != 0 {
+		t.Error("quantile of nothing is not 0")
+	}
+}
+
+func TestCompareAndPlot(t *testing.T) {
+	mk := func(server string, pps, perCPU, p99 float64, n int) *Result {
+		return &Result{Server: server, Scenario: ScenarioVideo, Publishers: n, Participants: n,
+			ForwardedPacketsPerSecond: pps, ForwardedPacketsPerCPUSecond: perCPU, P99LatencyMS: p99, ServerCPUCores: pps / perCPU}
+	}
+	results := []*Result{
+		mk(ServerConclave, 1000, 30000, 4, 4), mk(ServerConclave, 1000, 40000, 6, 4), mk(ServerConclave, 1000, 50000, 5, 4),
+		mk(ServerLiveKit, 1000, 20000, 5, 4), mk(ServerLiveKit, 1000, 20000, 5, 4),
+	}
+	md := Compare("t", ServerLiveKit, results, nil)
+	// Medians: 40000 and 20000, ratio 2.00; range and counts shown.
+	for _, want := range []string{"| forwarded packets per CPU-second (+) | 40000 [30000-50000] n=3 | 20000 [20000-20000] n=2 | 2.00 |", "## video: 4 publishers + 0 subscribers"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	sweeps := []*Sweep{
+		{Server: ServerConclave, Scenario: ScenarioVideo, Points: []*Result{mk(ServerConclave, 100, 1000, 3, 2), mk(ServerConclave, 400, 2000, 7, 4)}},
+		{Server: ServerLiveKit, Scenario: ScenarioVideo, Points: []*Result{mk(ServerLiveKit, 100, 1000, 4, 2)}},
+	}
+	svg := PlotSVG(sweeps)
+	dec := xml.NewDecoder(strings.NewReader(svg))
+	lines := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("plot is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+			lines++
+		}
+	}
+	if lines != 4 { // two charts, two servers each
+		t.Errorf("%d lines plotted, want 4", lines)
+	}
+	for _, name := range []string{ServerConclave, ServerLiveKit} {
+		if !strings.Contains(svg, ">"+name+"<") {
+			t.Errorf("legend lacks %s", name)
+		}
+	}
+}
