@@ -43,7 +43,7 @@ func TestWelcomeVectors(t *testing.T) {
 			if egs == nil {
 				t.Fatal("no secrets for the key package")
 			}
-			initPriv, err := s.NewHPKEPrivateKey(padP521(kp.CipherSuite(), v.InitPriv))
+			initPriv, err := s.NewHPKEPrivateKey(v.InitPriv)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func protectionGroup(t *testing.T, v *messageProtectionVector) *Group {
 	t.Helper()
 	s := testSuite(t, v.CipherSuite)
 	cs := CipherSuite(v.CipherSuite)
-	sig, err := ParseSignatureKey(cs, padP521(cs, v.SignaturePriv))
+	sig, err := ParseSignatureKey(cs, v.SignaturePriv)
 	if err != nil {
 		t.Fatal(err)
 	}

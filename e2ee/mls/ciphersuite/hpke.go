@@ -75,6 +75,18 @@ func (s *Suite) nsk() int {
 	}
 }
 
+// leftPad returns a big-endian integer encoding raw as exactly size bytes
+// when it is shorter (and not empty); other lengths are returned unchanged
+// for the parser to reject.
+func leftPad(raw []byte, size int) []byte {
+	if len(raw) == 0 || len(raw) >= size {
+		return raw
+	}
+	out := make([]byte, size)
+	copy(out[size-len(raw):], raw)
+	return out
+}
+
 func (s *Suite) x448Scheme() kem.Scheme { return chpke.KEM_X448_HKDF_SHA512.Scheme() }
 
 func (s *Suite) wrapX448(sk kem.PrivateKey) (*HPKEPrivateKey, error) {
@@ -130,8 +142,14 @@ func (s *Suite) GenerateHPKEKeyPair(random io.Reader) (*HPKEPrivateKey, error) {
 }
 
 // NewHPKEPrivateKey parses a serialized private key (RFC 9180,
-// DeserializePrivateKey) of the suite's KEM.
+// DeserializePrivateKey) of the suite's KEM. A P-521 scalar shorter than
+// its 66-byte serialization is left-padded with zeros: some encoders strip
+// the leading zero bytes of the big-endian integer, and the top byte of a
+// P-521 scalar is zero half the time.
 func (s *Suite) NewHPKEPrivateKey(raw []byte) (*HPKEPrivateKey, error) {
+	if s.kemID == kemP521 {
+		raw = leftPad(raw, s.nsk())
+	}
 	if s.goKEM != nil {
 		sk, err := s.goKEM.NewPrivateKey(raw)
 		if err != nil {

@@ -89,7 +89,8 @@ func (s *Suite) scalarSize() int {
 
 // NewSignaturePrivateKey parses a signature private key: a 32-byte Ed25519
 // seed, a 57-byte Ed448 seed (RFC 8032) or an ECDSA big-endian scalar of the
-// curve's size.
+// curve's size. A P-521 scalar shorter than 66 bytes is left-padded with
+// zeros (encoders that strip leading zero bytes produce them).
 func (s *Suite) NewSignaturePrivateKey(raw []byte) (*SignaturePrivateKey, error) {
 	switch s.sig {
 	case sigEd25519:
@@ -110,6 +111,9 @@ func (s *Suite) NewSignaturePrivateKey(raw []byte) (*SignaturePrivateKey, error)
 		return &SignaturePrivateKey{scheme: s.sig, ed448: k, pub: append([]byte(nil), pub...)}, nil
 	default:
 		curve, _ := s.ecdsaCurve()
+		if s.sig == sigECDSAP521SHA512 {
+			raw = leftPad(raw, s.scalarSize())
+		}
 		k, err := ecdsa.ParseRawPrivateKey(curve, raw)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrPrivateKey, err)

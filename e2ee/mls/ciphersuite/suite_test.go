@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"strings"
 	"testing"
 	"testing/cryptotest"
@@ -244,4 +245,109 @@ func TestPrivateKeysRedact(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestShortP521Scalars checks that P-521 private keys whose leading zero
+// bytes were stripped parse as the same key, for HPKE and ECDSA alike, and
+// that other suites keep insisting on the exact size.
+func TestShortP521Scalars(t *testing.T) {
+	s, err := New(MLS256DHKEMP521AES256GCMSHA512P521)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Find keys whose serialization starts with a zero byte (half of all
+	// P-521 scalars do), drawing from a seeded deterministic stream.
+	r := mrand.NewChaCha8([32]byte{'p', '5', '2', '1'})
+	var hk *HPKEPrivateKey
+	var hraw []byte
+	for hk == nil {
+		k, err := s.GenerateHPKEKeyPair(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := k.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) != 66 {
+			t.Fatalf("HPKE P-521 key serialized as %d bytes, want 66", len(b))
+		}
+		if b[0] == 0 {
+			hk, hraw = k, b
+		}
+	}
+	var sk *SignaturePrivateKey
+	var sraw []byte
+	for sk == nil {
+		k, err := s.GenerateSignatureKeyPair(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := k.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) != 66 {
+			t.Fatalf("ECDSA P-521 key serialized as %d bytes, want 66", len(b))
+		}
+		if b[0] == 0 {
+			sk, sraw = k, b
+		}
+	}
+	trimmed := func(b []byte) []byte {
+		i := 0
+		for i < len(b)-1 && b[i] == 0 {
+			i++
+		}
+		return b[i:]
+	}
+	t.Run("hpke", func(t *testing.T) {
+		short := trimmed(hraw)
+		if len(short) >= 66 {
+			t.Fatalf("trimmed key still %d bytes", len(short))
+		}
+		got, err := s.NewHPKEPrivateKey(short)
+		if err != nil {
+			t.Fatalf("NewHPKEPrivateKey(%d bytes): %v", len(short), err)
+		}
+		if !bytes.Equal(got.PublicKey(), hk.PublicKey()) {
+			t.Fatal("short HPKE key parsed as a different key")
+		}
+		if b, _ := got.Bytes(); !bytes.Equal(b, hraw) {
+			t.Fatal("short HPKE key does not serialize back to 66 bytes")
+		}
+		if _, err := s.NewHPKEPrivateKey(nil); !errors.Is(err, ErrPrivateKey) {
+			t.Fatalf("empty key: %v", err)
+		}
+		if _, err := s.NewHPKEPrivateKey(append([]byte{0}, hraw...)); !errors.Is(err, ErrPrivateKey) {
+			t.Fatalf("67-byte key: %v", err)
+		}
+	})
+	t.Run("ecdsa", func(t *testing.T) {
+		short := trimmed(sraw)
+		got, err := s.NewSignaturePrivateKey(short)
+		if err != nil {
+			t.Fatalf("NewSignaturePrivateKey(%d bytes): %v", len(short), err)
+		}
+		if !bytes.Equal(got.PublicKey(), sk.PublicKey()) {
+			t.Fatal("short ECDSA key parsed as a different key")
+		}
+		if _, err := s.NewSignaturePrivateKey(nil); !errors.Is(err, ErrPrivateKey) {
+			t.Fatalf("empty key: %v", err)
+		}
+	})
+	t.Run("other suites exact", func(t *testing.T) {
+		p256, err := New(MLS128DHKEMP256AES128GCMSHA256P256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, err := p256.GenerateHPKEKeyPair(&detReader{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := k.Bytes()
+		if _, err := p256.NewHPKEPrivateKey(b[1:]); !errors.Is(err, ErrPrivateKey) {
+			t.Fatalf("31-byte P-256 key: %v", err)
+		}
+	})
 }
