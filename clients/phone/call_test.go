@@ -32,7 +32,7 @@ func TestBaresipEndToEnd(t *testing.T) {
 		{name: "G722/UDP/digest", transport: "udp", user: "desk1", codec: "G722/16000/1"},
 		{name: "PCMU/TLS/SRTP-required/trunk", transport: "tls", trunk: true, srtp: SRTPRequired, codec: "PCMU/8000/1"},
 		{name: "Opus/TCP/digest", transport: "tcp", user: "desk2", codec: "opus/48000/2"},
-		{name: "PCMA/UDP/SRTP-optional/trunk", transport: "udp", trunk: true, codec: "PCMA/8000/1"},
+		{name: "PCMA/UDP/trunk", transport: "udp", trunk: true, codec: "PCMA/8000/1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -60,6 +60,7 @@ func runDial(t *testing.T, tc dialCase) {
 	if tc.srtp == SRTPRequired || strings.Contains(tc.name, "SRTP") {
 		acct += ";mediaenc=srtp-mand"
 	}
+
 	phone := startBaresip(t, baresipConfig{Account: acct, ToneHz: phoneTone})
 	ap := tg.g.Addr(tc.transport)
 	uri := fmt.Sprintf("sip:conclave@%s", ap)

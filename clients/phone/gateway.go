@@ -63,6 +63,9 @@ type Gateway struct {
 	dialogs *sipgo.DialogServerCache
 
 	callSeq atomic.Uint64
+	// infoDigits counts digits received by SIP INFO (a metric; never the
+	// digits themselves).
+	infoDigits atomic.Uint64
 	mu      sync.Mutex
 	calls   map[string]*call // by Call-ID
 	addrs   map[string]netip.AddrPort
@@ -300,8 +303,11 @@ func (g *Gateway) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 415, "Unsupported Media Type", sip.NewHeader("Accept", "application/dtmf-relay, application/dtmf"))
 		return
 	}
-	respond(tx, req, 200, "OK")
+	// Queue the digit before answering: the phone sends the next INFO
+	// only after this 200, and handlers run concurrently.
 	c.digit(d)
+	g.infoDigits.Add(1)
+	respond(tx, req, 200, "OK")
 }
 
 func (g *Gateway) onUpdate(req *sip.Request, tx sip.ServerTransaction) {

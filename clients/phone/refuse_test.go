@@ -50,6 +50,7 @@ func newSIPClient(t *testing.T) *sipgo.Client {
 }
 
 func TestSIPResponses(t *testing.T) {
+	t.Parallel()
 	m := &fakeMeetings{toneHz: meetingTone}
 	onlyTrunks := startGateway(t, Config{Trunks: []string{"192.0.2.0/24"}}, m)
 	withPhones := startGateway(t, Config{SRTP: SRTPRequired}, m, "desk1")
@@ -90,6 +91,7 @@ func TestSIPResponses(t *testing.T) {
 }
 
 func TestSRTPRequiredRefusesPlainRTP(t *testing.T) {
+	t.Parallel()
 	m := &fakeMeetings{toneHz: meetingTone}
 	tg := startGateway(t, Config{SRTP: SRTPRequired, Trunks: []string{"127.0.0.1"}}, m)
 	client := newSIPClient(t)
@@ -118,6 +120,7 @@ func dialAndEnter(t *testing.T, tg *testGateway, phone *baresip, digits string) 
 }
 
 func TestWrongCodesHangUp(t *testing.T) {
+	t.Parallel()
 	m := &fakeMeetings{toneHz: meetingTone}
 	tg := startGateway(t, Config{Trunks: []string{"127.0.0.1"}}, m)
 	phone := startBaresip(t, baresipConfig{Account: "<sip:+15550100@127.0.0.1>;regint=0;audio_codecs=PCMU/8000/1", ToneHz: phoneTone})
@@ -143,6 +146,7 @@ func TestWrongCodesHangUp(t *testing.T) {
 }
 
 func TestForbiddenMeetingRefuses(t *testing.T) {
+	t.Parallel()
 	m := &fakeMeetings{toneHz: meetingTone, refuse: ErrPhonesForbidden, admitAfter: 200 * time.Millisecond}
 	tg := startGateway(t, Config{Trunks: []string{"127.0.0.1"}}, m)
 	phone := startBaresip(t, baresipConfig{Account: "<sip:+15550101@127.0.0.1>;regint=0;audio_codecs=PCMA/8000/1", ToneHz: phoneTone})
@@ -160,6 +164,7 @@ func TestForbiddenMeetingRefuses(t *testing.T) {
 // A flood of INVITEs from one address is answered 503 after a short burst,
 // while a call in progress from the same address keeps its audio.
 func TestInviteFloodSparesCallsInProgress(t *testing.T) {
+	t.Parallel()
 	m := &fakeMeetings{toneHz: meetingTone}
 	tg := startGateway(t, Config{}, m, "desk1")
 	phone := startBaresip(t, baresipConfig{
@@ -198,4 +203,27 @@ func TestInviteFloodSparesCallsInProgress(t *testing.T) {
 		t.Fatalf("%d calls", tg.g.Calls())
 	}
 	t.Logf("flood answers %v", counts)
+}
+
+func TestSessionTimerTooSmall(t *testing.T) {
+	t.Parallel()
+	m := &fakeMeetings{toneHz: meetingTone}
+	tg := startGateway(t, Config{Trunks: []string{"127.0.0.1"}, SessionExpires: 30 * time.Minute}, m)
+	client := newSIPClient(t)
+	req := sip.NewRequest(sip.INVITE, sip.Uri{User: "conclave", Host: "127.0.0.1", Port: int(tg.g.Addr("udp").Port())})
+	req.SetTransport("UDP")
+	req.AppendHeader(&sip.ContactHeader{Address: sip.Uri{User: "tester", Host: "127.0.0.1", Port: 5999}})
+	req.AppendHeader(sip.NewHeader("Supported", "timer"))
+	req.AppendHeader(sip.NewHeader("Session-Expires", "60"))
+	req.SetBody([]byte(plainOffer))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := client.Do(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 422 || res.GetHeader("Min-SE") == nil || res.GetHeader("Min-SE").Value() != "90" {
+		t.Fatalf("status %d, Min-SE %v", res.StatusCode, res.GetHeader("Min-SE"))
+	}
 }
