@@ -66,12 +66,12 @@ type Gateway struct {
 	// infoDigits counts digits received by SIP INFO (a metric; never the
 	// digits themselves).
 	infoDigits atomic.Uint64
-	mu      sync.Mutex
-	calls   map[string]*call // by Call-ID
-	addrs   map[string]netip.AddrPort
-	ready   chan struct{}
-	ctx     context.Context
-	callWG  sync.WaitGroup
+	mu         sync.Mutex
+	calls      map[string]*call // by Call-ID
+	addrs      map[string]netip.AddrPort
+	ready      chan struct{}
+	ctx        context.Context
+	callWG     sync.WaitGroup
 }
 
 // New builds a gateway; Serve runs it.

@@ -71,7 +71,7 @@ type Stream struct {
 	txSSRC uint32
 	seq    uint16
 	ts     uint32
-	pcm  []int16 // decoded caller audio at 48 kHz, not yet handed up
+	pcm    []int16 // decoded caller audio at 48 kHz, not yet handed up
 }
 
 // New prepares a stream.
