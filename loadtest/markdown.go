@@ -32,6 +32,7 @@ var metrics = []metric{
 	{"missing streams", "", -1, func(r *Result) float64 { return float64(r.MissingStreams) }, "%.0f"},
 	{"join failures", "", -1, func(r *Result) float64 { return float64(r.JoinFailures + r.ChurnJoinFailures) }, "%.0f"},
 	{"load generator CPU", "cores", 0, func(r *Result) float64 { return r.LoadGenCPUCores }, "%.2f"},
+	{"machine load average", "", 0, func(r *Result) float64 { return r.LoadAverage }, "%.1f"},
 }
 
 func (m metric) label() string {

@@ -62,6 +62,10 @@ type Result struct {
 	ChurnJoinFailures     int     `json:"churn_join_failures,omitempty"`
 	ChurnJoinToFirstP50MS float64 `json:"churn_join_to_first_frame_p50_ms,omitempty"`
 
+	// LoadAverage is the machine's one-minute load average at the end of
+	// the window: on a shared machine, runs with a high value are suspect.
+	LoadAverage float64 `json:"load_average"`
+
 	// The load generator's own cost, to judge whether it limited the run.
 	LoadGenCPUCores         float64 `json:"loadgen_cpu_cores"`
 	LoadGenGoroutinesPerBot float64 `json:"loadgen_goroutines_per_bot"`

@@ -433,6 +433,7 @@ func (r *runner) run() (*Result, error) {
 		res.RSSPerParticipantBytes = float64(int64(s1.rss)-int64(base.rss)) / float64(len(r.live))
 	}
 	res.LoadGenCPUCores = (self1 - self0).Seconds() / win.Seconds()
+	res.LoadAverage = loadAverage()
 	res.FramesDecrypted = c1.decrypted - c0.decrypted
 	res.FramesLost = c1.lost - c0.lost
 	if t := res.FramesDecrypted + res.FramesLost; t > 0 {
