@@ -328,7 +328,14 @@ func (c *call) dialogue(ctx context.Context) error {
 		c.waitPrompt(ctx)
 		return err
 	}
-	defer leg.Close()
+	defer func() {
+		// Detach before closing: the media goroutine must not send on a
+		// closed leg.
+		c.mu.Lock()
+		c.leg = nil
+		c.mu.Unlock()
+		leg.Close()
+	}()
 	c.log.Info("admitted")
 	c.mu.Lock()
 	c.mixer, c.leg, c.bg = mixer, leg, nil

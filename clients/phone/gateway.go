@@ -2,9 +2,7 @@ package phone
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,8 +68,11 @@ type Gateway struct {
 	calls      map[string]*call // by Call-ID
 	addrs      map[string]netip.AddrPort
 	ready      chan struct{}
-	ctx        context.Context
-	callWG     sync.WaitGroup
+	// stopping is closed when Serve is ending: calls hang up and no new
+	// call starts (stopped, under mu, orders that with callWG.Add).
+	stopping chan struct{}
+	stopped  bool
+	callWG   sync.WaitGroup
 }
 
 // New builds a gateway; Serve runs it.
@@ -107,6 +108,7 @@ func New(o Options) (*Gateway, error) {
 		calls:    map[string]*call{},
 		addrs:    map[string]netip.AddrPort{},
 		ready:    make(chan struct{}),
+		stopping: make(chan struct{}),
 	}
 	if cfg.TLS != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.CertFile, cfg.KeyFile)
@@ -140,7 +142,6 @@ func (g *Gateway) Calls() int {
 func (g *Gateway) Serve(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	g.ctx = ctx
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("conclave-phone"), sipgo.WithUserAgenTLSConfig(g.tlsConf))
 	if err != nil {
 		return fmt.Errorf("phone: sip agent: %w", err)
@@ -214,7 +215,11 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	case serveErr = <-errc:
 		cancel()
 	}
-	// Calls see ctx end, hang up and finish.
+	// Calls see stopping, hang up and finish.
+	g.mu.Lock()
+	g.stopped = true
+	close(g.stopping)
+	g.mu.Unlock()
 	g.callWG.Wait()
 	for _, c := range listeners {
 		c()
@@ -388,12 +393,6 @@ type identity struct {
 	trunk bool
 	user  string // desk phone user
 	addr  netip.Addr
-}
-
-// hashed returns a short hash for logs.
-func hashed(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:4])
 }
 
 // levelFloor drops records below a level.

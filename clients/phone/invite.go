@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -118,7 +119,7 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c.log = g.log.With("call", c.id, "transport", c.transport, "codec", choice.Codec.Name(), "srtp", offer.Secure)
 	g.mu.Lock()
-	if g.ctx == nil || g.ctx.Err() != nil {
+	if g.stopped {
 		g.mu.Unlock()
 		conn.Close()
 		_ = dtx.Respond(503, "Service Unavailable", nil)
@@ -140,9 +141,20 @@ func (g *Gateway) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		forget()
 		return
 	}
+	// The call's goroutine is owned by the gateway: it ends when the
+	// call does or when Serve stops (callWG).
 	go func() {
 		defer forget()
-		c.run(g.ctx)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-g.stopping:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		c.run(ctx)
 	}()
 }
 
