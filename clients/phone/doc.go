@@ -14,9 +14,29 @@
 // codec, SRTP or not, durations, SIP status codes) and never audio, DTMF
 // digits, dial-in codes, room IDs or credentials.
 //
+// A call: INVITE (digest-authenticated desk phone, or a trunk on the
+// allow-list; new INVITEs limited per source address) -> 200 OK with the
+// SDP answer (Opus, G.722, PCMU or PCMA; telephone-event; SDES-SRTP when
+// offered, or required by policy together with SIP TLS) -> the caller hears
+// the enter-code prompt and types the code and # (RFC 4733 events or SIP
+// INFO) -> wrong codes are counted per caller and globally (package
+// dialin); three wrong codes end the call -> with a right code the gateway
+// knocks (Meetings.Join) and the caller hears the waiting tone, and nothing
+// of the meeting, until the members admit it -> in the meeting the caller
+// hears the others' mix and is heard by them; *6 mutes and unmutes -> when
+// the meeting or the leg ends, the gateway sends BYE with a Reason header
+// (RFC 3326); when the phone hangs up, the gateway leaves the meeting.
+//
 // Subpackages: sip (authentication, allow-lists, flood limits), sdp
 // (offer/answer), srtp (SDES), stream (RTP media of one call), media/*
 // (codecs, resampling), jitter, dtmf, mix, prompts, dialin (codes).
-// The meeting side is behind the Meetings interface, implemented with
-// e2ee/session and clients/bot.
+//
+// The meeting side is behind the Meetings interface. Its implementation
+// is a clients/bot participant with an e2ee/session member of kind "phone
+// gateway" that knocks without the link secret; it needs from clients/bot
+// an audio source (the phone's Opus frames instead of synthetic ones), an
+// audio sink (each member's decrypted Opus frames with the sender's
+// identity), and the member kind and detail in its E2EE identity, which
+// the bot does not offer yet: until it does, `conclave phone serve` refuses
+// to start (ErrNoMeetingClient) rather than answer calls it cannot connect.
 package phone
