@@ -318,12 +318,13 @@ export async function runMeeting(
     shareBtn.set(lp.isScreenShareEnabled, secured && navigator.mediaDevices?.getDisplayMedia !== undefined);
     layoutBtn.set(stage.getLayout() === 'speaker');
     peopleBtn.set(!panel.hidden);
-    const n = 1 + room.remoteParticipants.size;
+    const n = info.roster?.length ?? 1 + room.remoteParticipants.size;
     count.textContent = `${n} ${n === 1 ? 'person' : 'people'}`;
     myQuality.dataset['quality'] = lp.connectionQuality;
     myQuality.setAttribute('aria-label', `Your ${qualityLabel[lp.connectionQuality].toLowerCase()}`);
     myQuality.title = qualityLabel[lp.connectionQuality];
     audioStart.hidden = room.canPlaybackAudio;
+    stage.setMembers(info.roster === undefined ? undefined : new Map(info.roster.map((m) => [m.identity, { name: m.name, hand: m.hand }])));
     stage.sync();
     paintPeople(info);
     settings.refresh();

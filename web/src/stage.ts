@@ -14,6 +14,12 @@ import { displayName, initials, qualityLabel } from './participants';
 
 export type Layout = 'grid' | 'speaker';
 
+/** What the stage shows of a member of the encrypted meeting. */
+export interface StageMember {
+  name: string;
+  hand: boolean;
+}
+
 type Source = Track.Source.Camera | Track.Source.ScreenShare;
 
 interface Tile {
@@ -25,6 +31,7 @@ interface Tile {
   avatar: HTMLElement;
   name: HTMLElement;
   micOff: HTMLElement;
+  hand: HTMLElement;
   quality: HTMLElement;
   track: VideoTrack | undefined;
 }
@@ -42,6 +49,8 @@ export class Stage {
   private lastSpeaker: string | undefined;
   private readonly resize: ResizeObserver;
   private sinkId: string | undefined;
+  /** The MLS roster by participant identity; undefined until known. */
+  private members: ReadonlyMap<string, StageMember> | undefined;
 
   constructor(private readonly room: Room) {
     this.audio = h('div', { class: 'audio-sinks', 'aria-hidden': 'true' });
@@ -74,10 +83,20 @@ export class Stage {
     );
   }
 
+  /**
+   * setMembers restricts the stage to members of the encrypted meeting
+   * (the MLS roster), named as their credentials say: a participant the
+   * server lists but the group lacks (a joiner in the lobby) gets no tile.
+   */
+  setMembers(members: ReadonlyMap<string, StageMember> | undefined): void {
+    this.members = members;
+  }
+
   /** sync reconciles tiles and audio with the room's participants and tracks. */
   sync(): void {
     const want = new Set<string>();
-    const participants: Participant[] = [this.room.localParticipant, ...this.room.remoteParticipants.values()];
+    const members = this.members;
+    const participants: Participant[] = [this.room.localParticipant, ...[...this.room.remoteParticipants.values()].filter((p) => members === undefined || members.has(p.identity))];
     for (const p of participants) {
       want.add(this.syncTile(p, Track.Source.Camera));
       const share = p.getTrackPublication(Track.Source.ScreenShare);
@@ -109,11 +128,14 @@ export class Stage {
       t.track = track;
       if (track !== undefined) track.attach(t.video);
     }
-    const name = displayName(p) + (p.isLocal ? ' (you)' : '');
+    const member = this.members?.get(p.identity);
+    const shown = member?.name ?? displayName(p);
+    const name = shown + (p.isLocal ? ' (you)' : '');
+    t.hand.hidden = source !== Track.Source.Camera || member?.hand !== true;
     const label = source === Track.Source.ScreenShare ? `${name}: screen` : name;
     if (t.name.textContent !== label) t.name.textContent = label;
     t.el.setAttribute('aria-label', label);
-    replace(t.avatar, initials(displayName(p)));
+    replace(t.avatar, initials(shown));
     t.video.hidden = track === undefined;
     // Until the first frame is decoded the avatar covers the (black) video;
     // the video stays visible so that adaptive stream keeps it subscribed.
@@ -137,14 +159,15 @@ export class Stage {
     const name = h('span', { class: 'tile-name' });
     const micOff = h('span', { class: 'tile-mic-off', title: 'Microphone off', role: 'img', 'aria-label': 'Microphone off' }, icon('micOff'));
     const quality = h('span', { class: 'quality', role: 'img' }, h('i'), h('i'), h('i'));
+    const hand = h('span', { class: 'hand', title: 'Hand raised', role: 'img', 'aria-label': 'Hand raised', hidden: true }, icon('hand'));
     const el = h(
       'figure',
       { class: `tile ${source === Track.Source.ScreenShare ? 'screen' : 'camera'}`, 'data-identity': identity, 'data-source': source },
       video,
       avatar,
-      h('figcaption', {}, micOff, name, quality),
+      h('figcaption', {}, micOff, name, hand, quality),
     );
-    return { key: tileKey(identity, source), identity, source, el, video, avatar, name, micOff, quality, track: undefined };
+    return { key: tileKey(identity, source), identity, source, el, video, avatar, name, micOff, hand, quality, track: undefined };
   }
 
   private syncAudio(participants: Participant[]): void {

@@ -56,8 +56,12 @@ test('home, new meeting, prejoin, meeting, leave', { timeout: 90_000 }, async ()
   assert.equal(await page.locator('#stage img, #people-list img').count(), 0);
   await waitFor('my own video in the meeting', async () => ((await page.locator('#stage .tile.camera[data-video="on"]').count()) === 1 ? '' : 'no own video tile'));
   assert.match((await page.locator('#phase').textContent()) ?? '', /Encrypted end to end/);
-  // No security code is shown while there is none (interim keying).
-  assert.equal(await page.locator('#security-code').isHidden(), true);
+  // Alone in the meeting, the MLS group already has a security code, shown
+  // with the people (P opens the panel, P closes it).
+  await page.locator('body').press('p');
+  assert.match((await page.locator('#people-security-code').textContent()) ?? '', /^\d{4}( \d{4}){4}$/);
+  assert.equal(await page.locator('#people-list li').count(), 1);
+  await page.locator('body').press('p');
   await screenshot(page, 'meeting-alone');
 
   // Keyboard: M toggles the microphone, V the camera.
@@ -192,9 +196,11 @@ test('join by pasting a link; a bad link is explained', { timeout: 30_000 }, asy
   await page.getByRole('button', { name: 'Join', exact: true }).click();
   await page.waitForURL(link);
   await page.getByRole('heading', { name: 'Ready to join?' }).waitFor();
-  // An incomplete link (no secret) is explained instead of joining.
+  // A link without its secret leads to the lobby, and the prejoin says so.
   await page.goto(`${server.url}/m/AAAAAAAAAAAAAAAAAAAAAA`);
-  await page.getByRole('heading', { name: 'This link is incomplete' }).waitFor();
+  await page.getByRole('heading', { name: 'Ready to join?' }).waitFor();
+  await page.locator('#lobby-note', { hasText: 'wait in the lobby' }).waitFor();
+  await page.getByRole('button', { name: 'Ask to join' }).waitFor();
   assert.deepEqual(problems, []);
   await page.close();
 });
