@@ -9,6 +9,11 @@
 // confirmation and membership tags (Sections 6.1 and 6.2) and the Welcome key
 // (Section 12.4.3.1).
 //
+// For saved group state, SecretTree.MarshalBinary and UnmarshalSecretTree
+// save and restore exactly the secrets a tree has not consumed yet (so a
+// saved epoch need not keep encryption_secret, Section 9.2), and
+// RestoreEpoch rebuilds an Epoch from its saved secrets.
+//
 // Callers pass serialized structures (GroupContext, PreSharedKeyID,
 // ConfirmedTranscriptHashInput) rather than typed ones, so this package does
 // not depend on the message types of package conclave/e2ee/mls.
