@@ -203,10 +203,11 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	return g.Serve(ctx)
 }
 
-// newMeetingClient returns the gateway members' meeting client. It needs
-// clients/bot to take an audio source and sink and a member kind and
-// detail (see the package doc); until then `serve` refuses to start rather
-// than answer calls it cannot connect.
+// newMeetingClient returns the gateway members' meeting client:
+// MemberMeetings over a DialFunc built on clients/bot. The bot does not yet
+// take an audio source and sink nor a member kind and detail (see the
+// package doc); until it does, `serve` refuses to start rather than answer
+// calls it cannot connect.
 func newMeetingClient() (Meetings, error) {
 	return nil, fmt.Errorf("%w: clients/bot needs audio hooks and the phone gateway identity", ErrNoMeetingClient)
 }

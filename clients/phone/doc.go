@@ -31,12 +31,14 @@
 // (offer/answer), srtp (SDES), stream (RTP media of one call), media/*
 // (codecs, resampling), jitter, dtmf, mix, prompts, dialin (codes).
 //
-// The meeting side is behind the Meetings interface. Its implementation
-// is a clients/bot participant with an e2ee/session member of kind "phone
-// gateway" that knocks without the link secret; it needs from clients/bot
-// an audio source (the phone's Opus frames instead of synthetic ones), an
-// audio sink (each member's decrypted Opus frames with the sender's
-// identity), and the member kind and detail in its E2EE identity, which
-// the bot does not offer yet: until it does, `conclave phone serve` refuses
-// to start (ErrNoMeetingClient) rather than answer calls it cannot connect.
+// The meeting side is behind the Meetings interface. MemberMeetings
+// implements it over a MemberClient (transcoding, one Opus decoder per
+// member, the mix); the MemberClient is a clients/bot participant with an
+// e2ee/session member of kind "phone gateway" that knocks without the link
+// secret. It needs from clients/bot an audio source (the phone's Opus
+// frames instead of synthetic ones), an audio sink (each member's
+// decrypted Opus frames with the sender's identity), and the member kind
+// and detail in its E2EE identity, which the bot does not offer yet: until
+// it does, `conclave phone serve` refuses to start (ErrNoMeetingClient)
+// rather than answer calls it cannot connect.
 package phone
