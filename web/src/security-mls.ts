@@ -11,6 +11,7 @@
 // sees our Joined, never opens before the worker holds the keys.
 
 import { type Participant, type Room, RoomEvent } from 'livekit-client';
+import { bannersFor } from './banners';
 import { createConclaveE2EE } from './e2ee/manager.ts';
 import type { LinkSecret, RoomID } from './link';
 import { type ClientKind, type LobbyJoiner, type MlsMember, MlsSession, type SessionOutput, loadSessionModule } from './mls';
@@ -44,8 +45,8 @@ function hex(b: Uint8Array): string {
 }
 
 /** e2eeURL is the delivery service's URL next to the signal URL /api/join returned. */
-export function e2eeURL(signalURL: string, token: string): string {
-  const u = new URL(signalURL, location.href);
+export function e2eeURL(signalURL: string, token: string, base: string = location.href): string {
+  const u = new URL(signalURL, base);
   if (u.protocol === 'http:') u.protocol = 'ws:';
   if (u.protocol === 'https:') u.protocol = 'wss:';
   u.pathname = u.pathname.replace(/\/$/, '') + '/e2ee';
@@ -296,17 +297,6 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
     return out;
   };
 
-  const banners = (r: RosterMember[] | undefined): string[] => {
-    const out: string[] = [];
-    for (const m of r ?? []) {
-      if (m.kind === 'phone') out.push(`${m.name} joined by phone: what is said reaches the phone network unencrypted.`);
-    }
-    for (const m of r ?? []) {
-      if (m.recording) out.push(m.self ? 'You are recording this meeting.' : `${m.name} is recording this meeting.`);
-    }
-    return out;
-  };
-
   return {
     keyProvider: e2ee.roomOptions.keyProvider,
     worker: e2ee.roomOptions.worker,
@@ -359,7 +349,7 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
         outsiders: outsiders(),
         lobby: waiting.map((w) => ({ id: hex(w.ref), name: w.displayName, kind: kindOf(w.kind), badProof: w.badProof })),
         chat: chat.slice(),
-        banners: banners(r),
+        banners: bannersFor(r),
         rejections: rejections.slice(),
       };
     },

@@ -213,4 +213,9 @@ test('the page shows the bundle hash the server announces', { timeout: 30_000 },
   assert.equal(await el.getAttribute('data-state'), 'match');
   assert.equal(await el.getAttribute('data-hash'), versionHash());
   await page.close();
+  // The MLS module is part of the bundle and served as WebAssembly (instantiateStreaming needs the type).
+  const files = await (await fetch(`${server.url}/assets/files.json`)).json();
+  assert.ok(files.includes('assets/session.wasm') && files.includes('assets/wasm_exec.js'), JSON.stringify(files));
+  const wasm = await fetch(`${server.url}/assets/session.wasm`, { method: 'HEAD' });
+  assert.equal(wasm.headers.get('content-type'), 'application/wasm');
 });
