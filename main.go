@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"conclave/clients/bot"
+	"conclave/clients/phone"
 	"conclave/signaling/admin"
 )
 
@@ -29,6 +30,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the meeting server (web app, signaling, SFU, TURN)", serveCommand},
 		{"bot", "join a meeting as a Go participant and report what it received", bot.Command},
+		{"phone", "run the SIP gateway that lets desk phones dial into meetings", phone.Command},
 		{"admin", "administer the service: meetings, nodes, keys, audit log", admin.Command},
 		{"version", "print the version and the web bundle's SHA-256", versionCommand},
 	}
