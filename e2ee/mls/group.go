@@ -2,6 +2,7 @@ package mls
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"conclave/e2ee/mls/ciphersuite"
@@ -157,6 +158,9 @@ func (g *Group) installEpoch(ep *keyschedule.Epoch, confTag []byte) error {
 	if err != nil {
 		return err
 	}
+	// Section 9.2: only the secret tree holds encryption_secret now, and
+	// it deletes the secret as soon as it is split.
+	ep.DeleteEncryptionSecret()
 	g.epoch, g.msgKeys, g.interim, g.confTag = ep, mk, interim, bytes.Clone(confTag)
 	g.proposals = nil
 	g.pending = nil
@@ -207,7 +211,7 @@ func (g *Group) EpochAuthenticator() []byte { return bytes.Clone(g.epoch.EpochAu
 
 // Export returns MLS-Exporter(label, context, length) (RFC 9420, Section 8.5).
 func (g *Group) Export(label string, context []byte, length int) ([]byte, error) {
-	out, err := exportSecret(g.suite, g.epoch, label, context, length)
+	out, err := g.epoch.Export(label, context, length)
 	if err != nil {
 		return nil, fmt.Errorf("mls: export: %w", err)
 	}
@@ -266,32 +270,24 @@ func RequiredCapabilitiesExtension(exts []ExtensionType, props []ProposalType, c
 	return Extension{Type: ExtensionRequiredCapabilities, Data: b}, err
 }
 
-// trackedTree wraps the epoch's secret tree and remembers how far each
-// ratchet has moved, so that the state can be saved.
-//
-// TODO(keyschedule): a SecretTree.MarshalBinary/UnmarshalSecretTree would
-// let saved state keep exactly the unconsumed secrets. Until then the
-// epoch's encryption_secret is kept so that a restored group can rebuild
-// the tree and move each ratchet to where it was; keys kept for
-// out-of-order messages are not restored.
+// trackedTree is the epoch's secret tree (RFC 9420, Section 9) as the
+// group uses it: one sending or receiving ratchet per leaf and content kind.
+// Saved state keeps exactly its unconsumed secrets
+// (keyschedule.SecretTree.MarshalBinary), never encryption_secret.
 type trackedTree struct {
-	t      *keyschedule.SecretTree
-	leaves uint32
-	pos    map[ratchetID]uint32 // next generation of each ratchet touched
-}
-
-type ratchetID struct {
-	leaf uint32
-	typ  keyschedule.RatchetType
+	t *keyschedule.SecretTree
 }
 
 func newTrackedTree(s *ciphersuite.Suite, encryptionSecret []byte, leaves uint32, outOfOrder uint32) (*trackedTree, error) {
-	cfg := keyschedule.Config{MaxForward: outOfOrder}
-	t, err := keyschedule.NewSecretTree(s, encryptionSecret, leaves, cfg)
+	t, err := keyschedule.NewSecretTree(s, encryptionSecret, leaves, secretTreeConfig(outOfOrder))
 	if err != nil {
 		return nil, fmt.Errorf("mls: secret tree: %w", err)
 	}
-	return &trackedTree{t: t, leaves: leaves, pos: map[ratchetID]uint32{}}, nil
+	return &trackedTree{t: t}, nil
+}
+
+func secretTreeConfig(outOfOrder uint32) keyschedule.Config {
+	return keyschedule.Config{MaxForward: outOfOrder}
 }
 
 func ratchetType(handshake bool) keyschedule.RatchetType {
@@ -306,19 +302,16 @@ func (m *trackedTree) next(leaf uint32, handshake bool) (key, nonce []byte, gene
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("mls: message key: %w", err)
 	}
-	id := ratchetID{leaf, ratchetType(handshake)}
-	m.pos[id] = kn.Generation + 1
 	return kn.Key, kn.Nonce, kn.Generation, nil
 }
 
+// consume finds the key of a received generation (RFC 9420, Section 9.2);
+// generations already used, evicted or too far ahead fail with
+// ErrGeneration, and errors from use are returned unchanged.
 func (m *trackedTree) consume(leaf uint32, handshake bool, generation uint32, use func(key, nonce []byte) error) error {
 	err := m.t.Consume(leaf, ratchetType(handshake), generation, use)
-	if err != nil {
-		return err
+	if errors.Is(err, keyschedule.ErrGenerationConsumed) || errors.Is(err, keyschedule.ErrGenerationTooFar) {
+		return fmt.Errorf("%w: %w", ErrGeneration, err)
 	}
-	id := ratchetID{leaf, ratchetType(handshake)}
-	if generation+1 > m.pos[id] {
-		m.pos[id] = generation + 1
-	}
-	return nil
+	return err
 }

@@ -1,12 +1,10 @@
 package mls
 
 import (
-	"cmp"
 	"fmt"
 	"maps"
 	"slices"
 
-	"conclave/e2ee/mls/ciphersuite"
 	"conclave/e2ee/mls/internal/tls"
 	"conclave/e2ee/mls/keyschedule"
 	tm "conclave/e2ee/mls/treemath"
@@ -14,23 +12,29 @@ import (
 
 // stateVersion is the format version of saved group state. A format change
 // gets a new version; old versions are refused with ErrStateVersion.
-const stateVersion = 1
-
-// exportSecret is MLS-Exporter (RFC 9420, Section 8.5) with an explicit
-// suite, so that it also works on an epoch restored from saved state.
 //
-// TODO(keyschedule): a RestoreEpoch(suite, secrets) constructor would let
-// restored epochs use Epoch.Export and the other methods directly.
-func exportSecret(s *ciphersuite.Suite, ep *keyschedule.Epoch, label string, context []byte, length int) ([]byte, error) {
-	derived := s.DeriveSecret(ep.ExporterSecret, label)
-	return s.ExpandWithLabel(derived, "exported", s.Hash(context), length)
+// Version 1 kept the epoch's encryption_secret and the ratchet positions;
+// version 2 keeps the secret tree's unconsumed secrets instead
+// (keyschedule.SecretTree.MarshalBinary), so a saved group holds no secret
+// it has already used, and keys kept for late messages survive a reload.
+const stateVersion = 2
+
+// epochSecrets lists the saved secrets of an epoch, in saved order. It
+// leaves out encryption_secret, which the secret tree consumed (RFC 9420,
+// Section 9.2), and joiner_secret and welcome_secret, which only the
+// committer uses while creating the Welcome.
+func epochSecrets(ep *keyschedule.Epoch) []*keyschedule.Secret {
+	return []*keyschedule.Secret{&ep.SenderDataSecret, &ep.ExporterSecret, &ep.ExternalSecret,
+		&ep.ConfirmationKey, &ep.MembershipKey, &ep.ResumptionPSK, &ep.EpochAuthenticator, &ep.InitSecret}
 }
 
 // MarshalBinary saves the group state (RFC 9420 does not define a format;
 // this one is versioned). The bytes hold private keys and epoch secrets:
 // store them as securely as the keys themselves. A pending commit is not
-// saved. Saving and reloading keeps every message key not yet used, except
-// keys kept for messages that arrive out of order.
+// saved. The epoch's secret tree is saved with exactly the secrets it has
+// not consumed (RFC 9420, Section 9.2): message keys already used and
+// encryption_secret are not in the bytes, and keys kept for messages that
+// arrive out of order are.
 func (g *Group) MarshalBinary() ([]byte, error) {
 	var w tls.Writer
 	w.Uint16(stateVersion)
@@ -59,25 +63,14 @@ func (g *Group) MarshalBinary() ([]byte, error) {
 	}
 	w.Opaque(g.interim)
 	w.Opaque(g.confTag)
-	ep := g.epoch
-	for _, sec := range [][]byte{ep.SenderDataSecret, ep.EncryptionSecret, ep.ExporterSecret, ep.ExternalSecret,
-		ep.ConfirmationKey, ep.MembershipKey, ep.ResumptionPSK, ep.EpochAuthenticator, ep.InitSecret} {
-		w.Opaque(sec)
+	for _, sec := range epochSecrets(g.epoch) {
+		w.Opaque(*sec)
 	}
-	w.Vector(func(w *tls.Writer) {
-		ids := slices.SortedFunc(maps.Keys(g.msgKeys.pos), func(a, b ratchetID) int {
-			if a.leaf != b.leaf {
-				return cmp.Compare(a.leaf, b.leaf)
-			}
-			return cmp.Compare(a.typ, b.typ)
-		})
-		for _, id := range ids {
-			pos := g.msgKeys.pos[id]
-			w.Uint32(id.leaf)
-			w.Uint8(uint8(id.typ))
-			w.Uint32(pos)
-		}
-	})
+	st, err := g.msgKeys.t.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	w.Opaque(st)
 	w.Vector(func(w *tls.Writer) {
 		for _, cp := range g.proposals {
 			w.Opaque(cp.ref)
@@ -117,8 +110,11 @@ func loadGroup(data []byte, cfg Config) (*Group, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
-	if v != stateVersion {
-		return nil, fmt.Errorf("%w: %d", ErrStateVersion, v)
+	switch {
+	case v == 1:
+		return nil, fmt.Errorf("%w: version 1 state (which kept encryption_secret) is no longer read; rejoin the group, for example with an external commit", ErrStateVersion)
+	case v != stateVersion:
+		return nil, fmt.Errorf("%w: version %d, this build reads version %d", ErrStateVersion, v, stateVersion)
 	}
 	g := &Group{cfg: cfg, keys: nodeKeys{}}
 	bad := func(err error) (*Group, error) { return nil, fmt.Errorf("%w: %w", ErrMalformed, err) }
@@ -169,40 +165,29 @@ func loadGroup(data []byte, cfg Config) (*Group, error) {
 	if g.confTag, err = r.Opaque(maxKeyLen); err != nil {
 		return bad(err)
 	}
-	ep := &keyschedule.Epoch{}
-	for _, dst := range []*keyschedule.Secret{&ep.SenderDataSecret, &ep.EncryptionSecret, &ep.ExporterSecret, &ep.ExternalSecret,
-		&ep.ConfirmationKey, &ep.MembershipKey, &ep.ResumptionPSK, &ep.EpochAuthenticator, &ep.InitSecret} {
+	saved := &keyschedule.Epoch{}
+	for _, dst := range epochSecrets(saved) {
 		b, err := r.Opaque(maxKeyLen)
 		if err != nil {
 			return bad(err)
 		}
-		if len(b) != g.suite.Nh() {
-			return bad(fmt.Errorf("epoch secret of %d bytes", len(b)))
-		}
 		*dst = b
 	}
-	g.epoch = ep
-	if g.msgKeys, err = newTrackedTree(g.suite, ep.EncryptionSecret, uint32(g.tree.leafCount()), cfg.OutOfOrder); err != nil {
-		return nil, err
+	if g.epoch, err = keyschedule.RestoreEpoch(g.suite, saved); err != nil {
+		return bad(err)
 	}
-	err = readList(r, maxLargeVec, func(r *tls.Reader) error {
-		leaf, err := r.Uint32()
-		if err != nil {
-			return err
-		}
-		typ, err := r.Uint8()
-		if err != nil {
-			return err
-		}
-		pos, err := r.Uint32()
-		if err != nil {
-			return err
-		}
-		return g.msgKeys.skipTo(leaf, keyschedule.RatchetType(typ), pos)
-	})
+	st, err := r.Opaque(maxLargeVec)
 	if err != nil {
 		return bad(err)
 	}
+	mk, err := keyschedule.UnmarshalSecretTree(g.suite, st, secretTreeConfig(cfg.OutOfOrder))
+	if err != nil {
+		return bad(err)
+	}
+	if mk.LeafCount() != uint32(g.tree.leafCount()) {
+		return bad(fmt.Errorf("secret tree of %d leaves for a ratchet tree of %d", mk.LeafCount(), g.tree.leafCount()))
+	}
+	g.msgKeys = &trackedTree{t: mk}
 	err = readList(r, maxLargeVec, func(r *tls.Reader) error {
 		var cp cachedProposal
 		var err error
@@ -272,20 +257,4 @@ func loadGroup(data []byte, cfg Config) (*Group, error) {
 	}
 	g.keys.prune(g.tree)
 	return g, nil
-}
-
-// skipTo moves a ratchet to generation pos, deleting the keys before it.
-func (m *trackedTree) skipTo(leaf uint32, typ keyschedule.RatchetType, pos uint32) error {
-	if typ != keyschedule.Handshake && typ != keyschedule.Application {
-		return fmt.Errorf("ratchet type %d", typ)
-	}
-	if pos > 1<<20 {
-		return fmt.Errorf("ratchet position %d too large", pos)
-	}
-	for i := uint32(0); i < pos; i++ {
-		if _, _, _, err := m.next(leaf, typ == keyschedule.Handshake); err != nil {
-			return err
-		}
-	}
-	return nil
 }

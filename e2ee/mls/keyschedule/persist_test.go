@@ -268,3 +268,28 @@ func FuzzUnmarshalSecretTree(f *testing.F) {
 		}
 	})
 }
+
+// TestFailedConsumeChangesNothing checks that a message that fails on a
+// leaf never used before does not even split the tree: the saved bytes
+// before and after are identical.
+func TestFailedConsumeChangesNothing(t *testing.T) {
+	tree, _ := usedTree(t)
+	before, err := tree.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := errors.New("does not decrypt")
+	for _, leaf := range []uint32{6, 5, 0} {
+		if err := tree.Consume(leaf, Handshake, 7, func([]byte, []byte) error { return fail }); !errors.Is(err, fail) {
+			t.Fatalf("leaf %d: %v", leaf, err)
+		}
+	}
+	after, _ := tree.MarshalBinary()
+	if !bytes.Equal(before, after) {
+		t.Fatal("failed Consume changed the saved tree")
+	}
+	// The same generation still works afterwards.
+	if err := tree.Consume(6, Handshake, 7, func([]byte, []byte) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -127,77 +127,147 @@ func NewSecretTree(suite *ciphersuite.Suite, encryptionSecret []byte, leafCount 
 // LeafCount returns the number of leaves the tree was built for.
 func (t *SecretTree) LeafCount() uint32 { return uint32(t.n) }
 
-// leafSecret derives tree_node_[leaf]_secret from the lowest stored ancestor
-// (RFC 9420, Section 9), consuming every secret on the way and keeping the
-// co-path siblings. It returns nil if the leaf's secret was already consumed.
-func (t *SecretTree) leafSecret(leaf uint32) (Secret, error) {
+// leafPlan is the change deriving a leaf's ratchets makes to the tree
+// (RFC 9420, Section 9): the lowest stored ancestor of the leaf (or the leaf
+// itself) is consumed, the siblings of the path below it are stored, and the
+// leaf's two ratchets are created. Planning changes nothing, so that a
+// message that fails to decrypt leaves the tree exactly as it was.
+type leafPlan struct {
+	leaf     uint32
+	consumed treemath.NodeIndex
+	siblings map[treemath.NodeIndex]Secret
+	ratchets map[RatchetType]*ratchet
+}
+
+// planLeaf derives tree_node_[leaf]_secret from the lowest stored ancestor
+// and the leaf's handshake and application ratchets from it, without
+// changing t.
+func (t *SecretTree) planLeaf(leaf uint32) (*leafPlan, error) {
 	target := treemath.LeafIndex(leaf).Node()
-	x := t.n.Root()
-	for x != target {
+	// The lowest stored node on the way from the root to the target.
+	path := append([]treemath.NodeIndex{target}, treemath.DirectPath(target, t.n)...)
+	top := -1
+	for i, x := range path {
+		if _, ok := t.nodes[x]; ok {
+			top = i
+			break
+		}
+	}
+	if top < 0 {
+		// Both ratchets are created together, so this cannot happen.
+		return nil, fmt.Errorf("keyschedule: leaf %d secret consumed without ratchets", leaf)
+	}
+	p := &leafPlan{leaf: leaf, consumed: path[top], siblings: make(map[treemath.NodeIndex]Secret)}
+	secret := t.nodes[path[top]]
+	owned := false
+	for i := top; i > 0; i-- {
+		x, child := path[i], path[i-1]
 		left, err := treemath.Left(x)
 		if err != nil {
+			p.discard()
 			return nil, fmt.Errorf("keyschedule: secret tree: %w", err)
 		}
 		right, err := treemath.Right(x)
 		if err != nil {
+			p.discard()
 			return nil, fmt.Errorf("keyschedule: secret tree: %w", err)
 		}
-		if s, ok := t.nodes[x]; ok {
-			l, err := t.suite.ExpandWithLabel(s, "tree", []byte("left"), t.suite.Nh())
-			if err != nil {
-				return nil, fmt.Errorf("keyschedule: secret tree: %w", err)
-			}
-			r, err := t.suite.ExpandWithLabel(s, "tree", []byte("right"), t.suite.Nh())
-			if err != nil {
-				return nil, fmt.Errorf("keyschedule: secret tree: %w", err)
-			}
-			t.nodes[left], t.nodes[right] = l, r
-			wipe(s)
-			delete(t.nodes, x)
+		l, err := t.suite.ExpandWithLabel(secret, "tree", []byte("left"), t.suite.Nh())
+		if err != nil {
+			p.discard()
+			return nil, fmt.Errorf("keyschedule: secret tree: %w", err)
 		}
-		if treemath.IsAncestor(left, target) {
-			x = left
+		r, err := t.suite.ExpandWithLabel(secret, "tree", []byte("right"), t.suite.Nh())
+		if err != nil {
+			wipe(l)
+			p.discard()
+			return nil, fmt.Errorf("keyschedule: secret tree: %w", err)
+		}
+		if owned {
+			wipe(secret)
+		}
+		if child == left {
+			secret, p.siblings[right] = l, r
 		} else {
-			x = right
+			secret, p.siblings[left] = r, l
+		}
+		owned = true
+	}
+	if owned {
+		defer wipe(secret)
+	}
+	p.ratchets = make(map[RatchetType]*ratchet, 2)
+	for _, rt := range []RatchetType{Handshake, Application} {
+		root, err := t.suite.ExpandWithLabel(secret, rt.String(), nil, t.suite.Nh())
+		if err != nil {
+			p.discard()
+			return nil, fmt.Errorf("keyschedule: %v ratchet of leaf %d: %w", rt, leaf, err)
+		}
+		p.ratchets[rt] = &ratchet{secret: root, skipped: make(map[uint32]KeyNonce)}
+	}
+	return p, nil
+}
+
+// apply makes the planned change: the consumed node's secret is deleted,
+// the siblings and ratchets are stored.
+func (t *SecretTree) apply(p *leafPlan) {
+	if p == nil {
+		return
+	}
+	wipe(t.nodes[p.consumed])
+	delete(t.nodes, p.consumed)
+	for x, s := range p.siblings {
+		t.nodes[x] = s
+	}
+	for rt, r := range p.ratchets {
+		t.ratchets[ratchetKey{p.leaf, rt}] = r
+	}
+}
+
+// discard wipes the secrets of a plan that will not be applied.
+func (p *leafPlan) discard() {
+	if p == nil {
+		return
+	}
+	for _, s := range p.siblings {
+		wipe(s)
+	}
+	for _, r := range p.ratchets {
+		wipe(r.secret)
+		for _, kn := range r.skipped {
+			kn.wipe()
 		}
 	}
-	s, ok := t.nodes[target]
-	if !ok {
-		return nil, nil
+}
+
+// lookup returns the leaf's ratchet of type typ and, if the leaf's ratchets
+// do not exist yet, the plan that creates them (not yet applied).
+func (t *SecretTree) lookup(leaf uint32, typ RatchetType) (*ratchet, *leafPlan, error) {
+	if typ != Handshake && typ != Application {
+		return nil, nil, fmt.Errorf("keyschedule: unknown ratchet type %d", typ)
 	}
-	delete(t.nodes, target)
-	return s, nil
+	if !t.n.ContainsLeaf(treemath.LeafIndex(leaf)) {
+		return nil, nil, fmt.Errorf("%w: leaf %d of %d", ErrLeafOutOfRange, leaf, t.n)
+	}
+	if r, ok := t.ratchets[ratchetKey{leaf, typ}]; ok {
+		return r, nil, nil
+	}
+	p, err := t.planLeaf(leaf)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.ratchets[typ], p, nil
 }
 
 // ratchetFor returns the leaf's ratchet of type typ, creating both of the
 // leaf's ratchets from its tree secret on first use (RFC 9420, Section 9).
 func (t *SecretTree) ratchetFor(leaf uint32, typ RatchetType) (*ratchet, error) {
-	if typ != Handshake && typ != Application {
-		return nil, fmt.Errorf("keyschedule: unknown ratchet type %d", typ)
-	}
-	if !t.n.ContainsLeaf(treemath.LeafIndex(leaf)) {
-		return nil, fmt.Errorf("%w: leaf %d of %d", ErrLeafOutOfRange, leaf, t.n)
-	}
-	if r, ok := t.ratchets[ratchetKey{leaf, typ}]; ok {
-		return r, nil
-	}
-	s, err := t.leafSecret(leaf)
+	r, p, err := t.lookup(leaf, typ)
 	if err != nil {
 		return nil, err
 	}
-	if s == nil {
-		// Both ratchets are created together, so this cannot happen.
-		return nil, fmt.Errorf("keyschedule: leaf %d secret consumed without ratchets", leaf)
-	}
-	defer wipe(s)
-	for _, rt := range []RatchetType{Handshake, Application} {
-		root, err := t.suite.ExpandWithLabel(s, rt.String(), nil, t.suite.Nh())
-		if err != nil {
-			return nil, fmt.Errorf("keyschedule: %v ratchet of leaf %d: %w", rt, leaf, err)
-		}
-		t.ratchets[ratchetKey{leaf, rt}] = &ratchet{secret: root, skipped: make(map[uint32]KeyNonce)}
-	}
-	return t.ratchets[ratchetKey{leaf, typ}], nil
+	t.apply(p)
+	return r, nil
 }
 
 // step derives the key and nonce of generation gen from ratchet_secret gen,
@@ -264,10 +334,21 @@ func (t *SecretTree) advance(r *ratchet, next Secret) {
 // generations more than Config.MaxForward ahead fail with
 // ErrGenerationTooFar.
 func (t *SecretTree) Consume(leaf uint32, typ RatchetType, generation uint32, use func(key, nonce []byte) error) error {
-	r, err := t.ratchetFor(leaf, typ)
+	r, p, err := t.lookup(leaf, typ)
 	if err != nil {
 		return err
 	}
+	// A leaf's ratchets are created only if the message is accepted.
+	if err := t.consume(r, leaf, typ, generation, use); err != nil {
+		p.discard()
+		return err
+	}
+	t.apply(p)
+	return nil
+}
+
+// consume is Consume on ratchet r; it changes r only if use succeeds.
+func (t *SecretTree) consume(r *ratchet, leaf uint32, typ RatchetType, generation uint32, use func(key, nonce []byte) error) error {
 	if generation < r.next || r.exhausted {
 		kn, ok := r.skipped[generation]
 		if !ok {
