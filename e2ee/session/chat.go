@@ -70,6 +70,13 @@ func (s *Session) onApplication(m inApplication) {
 		return
 	}
 	rec, err := s.group.ProcessMessage(m.message)
+	if errors.Is(err, mls.ErrWrongEpoch) {
+		// Sent in an epoch this member has left (the DS relays the current
+		// and the previous one): its keys are gone. A known loss, not an
+		// attack; attestation requests are repeated in the new epoch.
+		s.log.Debug("session: application message of another epoch dropped")
+		return
+	}
 	if err != nil {
 		s.reject("application message", err)
 		return
