@@ -324,7 +324,7 @@ export async function runMeeting(
     myQuality.setAttribute('aria-label', `Your ${qualityLabel[lp.connectionQuality].toLowerCase()}`);
     myQuality.title = qualityLabel[lp.connectionQuality];
     audioStart.hidden = room.canPlaybackAudio;
-    stage.setMembers(info.roster === undefined ? undefined : new Map(info.roster.map((m) => [m.identity, { name: m.name, hand: m.hand }])));
+    stage.setMembers(info.roster === undefined ? undefined : new Map(info.roster.map((m) => [m.identity, { name: m.name, hand: m.hand, kind: m.kind }])));
     stage.sync();
     paintPeople(info);
     settings.refresh();

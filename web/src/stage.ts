@@ -10,7 +10,8 @@ import {
   type VideoTrack,
 } from 'livekit-client';
 import { h, icon, replace } from './dom';
-import { displayName, initials, qualityLabel } from './participants';
+import { displayName, initials, kindLabel, qualityLabel } from './participants';
+import type { MemberKind } from './security';
 
 export type Layout = 'grid' | 'speaker';
 
@@ -18,6 +19,8 @@ export type Layout = 'grid' | 'speaker';
 export interface StageMember {
   name: string;
   hand: boolean;
+  /** Shown beside the name unless 'browser', so a bot or a phone cannot pass for a person. */
+  kind: MemberKind;
 }
 
 type Source = Track.Source.Camera | Track.Source.ScreenShare;
@@ -32,6 +35,7 @@ interface Tile {
   name: HTMLElement;
   micOff: HTMLElement;
   hand: HTMLElement;
+  kind: HTMLElement;
   quality: HTMLElement;
   track: VideoTrack | undefined;
 }
@@ -132,6 +136,10 @@ export class Stage {
     const shown = member?.name ?? displayName(p);
     const name = shown + (p.isLocal ? ' (you)' : '');
     t.hand.hidden = source !== Track.Source.Camera || member?.hand !== true;
+    const kind = member === undefined || member.kind === 'browser' ? '' : kindLabel[member.kind];
+    if (t.kind.textContent !== kind) t.kind.textContent = kind;
+    t.kind.className = `kind kind-${member?.kind ?? 'browser'}`;
+    t.kind.hidden = kind === '';
     const label = source === Track.Source.ScreenShare ? `${name}: screen` : name;
     if (t.name.textContent !== label) t.name.textContent = label;
     t.el.setAttribute('aria-label', label);
@@ -160,14 +168,15 @@ export class Stage {
     const micOff = h('span', { class: 'tile-mic-off', title: 'Microphone off', role: 'img', 'aria-label': 'Microphone off' }, icon('micOff'));
     const quality = h('span', { class: 'quality', role: 'img' }, h('i'), h('i'), h('i'));
     const hand = h('span', { class: 'hand', title: 'Hand raised', role: 'img', 'aria-label': 'Hand raised', hidden: true }, icon('hand'));
+    const kind = h('span', { class: 'kind', hidden: true });
     const el = h(
       'figure',
       { class: `tile ${source === Track.Source.ScreenShare ? 'screen' : 'camera'}`, 'data-identity': identity, 'data-source': source },
       video,
       avatar,
-      h('figcaption', {}, micOff, name, hand, quality),
+      h('figcaption', {}, micOff, name, kind, hand, quality),
     );
-    return { key: tileKey(identity, source), identity, source, el, video, avatar, name, micOff, hand, quality, track: undefined };
+    return { key: tileKey(identity, source), identity, source, el, video, avatar, name, micOff, hand, kind, quality, track: undefined };
   }
 
   private syncAudio(participants: Participant[]): void {

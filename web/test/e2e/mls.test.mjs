@@ -31,7 +31,7 @@ let browser;
 before(async () => {
   requireTools();
   server = await startServer(procs);
-  browser = await launch();
+  browser = await launch(['--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required']);
 });
 
 after(async () => {
@@ -52,59 +52,99 @@ async function openPage(url, { width = 1280, height = 720 } = {}) {
   return { page, context, problems, dialogs };
 }
 
+/** audibleTracks measures the level of each remote audio element for a moment; returns how many are not silent. */
+async function audibleTracks(page) {
+  return page.evaluate(async () => {
+    const els = [...document.querySelectorAll('.audio-sinks audio')].filter((el) => el.srcObject instanceof MediaStream);
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const analysers = els.map((el) => {
+      const a = ctx.createAnalyser();
+      ctx.createMediaStreamSource(el.srcObject).connect(a);
+      return a;
+    });
+    const peak = analysers.map(() => 0);
+    const buf = new Float32Array(2048);
+    for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      analysers.forEach((a, j) => {
+        a.getFloatTimeDomainData(buf);
+        for (const x of buf) peak[j] = Math.max(peak[j], Math.abs(x));
+      });
+    }
+    await ctx.close();
+    return peak.filter((p) => p > 0.001).length;
+  });
+}
+
 /** Payloads that must render as inert text, never as markup or a link. */
 const payloads = ['<img src=x onerror=alert(1)>', '\\\\host\\share\\payload.exe', 'file:///etc/passwd', 'see https://example.org <b>bold</b>'];
 
-test('two pages and a bot: one security code, media and chat both ways, hands and the recording banner', { timeout: 150_000 }, async () => {
+test('three pages and a bot: one security code, media and chat both ways, hands and the recording banner', { timeout: 180_000 }, async () => {
   const meeting = await newMeeting(server.url);
   const a = await openPage(meeting.link);
   await joinFromPrejoin(a.page, 'Alice');
   const b = await openPage(meeting.link);
   await joinFromPrejoin(b.page, 'Bob');
-  const bot = startBot(procs, meeting.link, 'bot-1', '45s', ['--chat', 'hello from the bot']);
+  const c = await openPage(meeting.link, { width: 390, height: 844 }); // a phone-sized screen
+  await joinFromPrejoin(c.page, 'Carol');
+  const bot = startBot(procs, meeting.link, 'bot-1', '50s', ['--chat', 'hello from the bot']);
+  const pages = [
+    ['Alice', a],
+    ['Bob', b],
+    ['Carol', c],
+  ];
 
-  // Every member sees the same three-member roster and the same code.
+  // Every member sees the same four-member roster and the same code.
   let stable;
   await waitFor(
-    'both pages to show the bot in the roster and one security code',
+    'every page to show the bot in the roster and one security code',
     async () => {
-      const [sa, sb] = await Promise.all([meetingState(a.page), meetingState(b.page)]);
-      if (sa.roster.length !== 3 || sb.roster.length !== 3) return `rosters ${sa.roster.length} and ${sb.roster.length}\n${tail(bot.proc, 800)}`;
-      if (!/^\d{4}( \d{4}){4}$/.test(sa.code) || sa.code !== sb.code || sa.epoch !== sb.epoch) return `codes ${sa.code}@${sa.epoch} and ${sb.code}@${sb.epoch}`;
-      stable = sa;
+      const states = await Promise.all(pages.map(([, p]) => meetingState(p.page)));
+      const sizes = states.map((s) => s.roster.length);
+      if (sizes.some((n) => n !== 4)) return `rosters ${sizes}\n${tail(bot.proc, 800)}`;
+      const codes = states.map((s) => `${s.code}@${s.epoch}`);
+      if (!/^\d{4}( \d{4}){4}$/.test(states[0].code) || new Set(codes).size !== 1) return `codes ${codes}`;
+      stable = states[0];
       return '';
     },
-    { timeoutMs: 30_000 },
+    { timeoutMs: 40_000 },
   );
-  assert.deepEqual(stable.roster.map((m) => m.kind).sort(), ['bot', 'browser', 'browser']);
+  assert.deepEqual(stable.roster.map((m) => m.kind).sort(), ['bot', 'browser', 'browser', 'browser']);
   assert.deepEqual(stable.outsiders, []);
 
-  // Media both ways under MLS keys: each page decrypts the others' frames.
-  for (const [name, p] of [
-    ['Alice', a.page],
-    ['Bob', b.page],
-  ]) {
+  // Media both ways under MLS keys: each page decrypts the others' frames,
+  // plays every other page's video and hears every other page's audio (the
+  // bot's frames are test payloads, neither pictures nor sound).
+  for (const [name, p] of pages) {
     await waitFor(
       `${name}'s worker to decrypt the others' frames`,
       async () => {
-        const s = await frameStats(p);
-        return s.encrypted > 100 && s.decrypted > 200 ? '' : JSON.stringify(s);
+        const s = await frameStats(p.page);
+        return s.encrypted > 100 && s.decrypted > 300 ? '' : JSON.stringify(s);
       },
-      { timeoutMs: 30_000 },
+      { timeoutMs: 40_000 },
     );
-    const s = await frameStats(p);
+    const s = await frameStats(p.page);
     assert.equal(s.dropAuth, 0, `${name}: frames failing authentication ${JSON.stringify(s)}`);
     assert.equal(s.encryptDropped, 0, `${name}: dropped outgoing frames ${JSON.stringify(s)}`);
+    await waitFor(`four tiles on ${name}’s page, the three browsers’ playing`, () =>
+      p.page.evaluate(() => {
+        const tiles = document.querySelectorAll('#stage .tile.camera').length;
+        const v = [...document.querySelectorAll('#stage .tile.camera video')].filter((x) => x instanceof HTMLVideoElement && x.videoWidth > 0);
+        return tiles === 4 && v.length >= 3 ? '' : `${tiles} tiles, ${v.length} playing`;
+      }),
+      { timeoutMs: 30_000 },
+    );
+    await waitFor(`${name} to hear the two other pages`, async () => {
+      const n = await audibleTracks(p.page);
+      return n >= 2 ? '' : `${n} audible tracks`;
+    });
   }
-  // Bob's video plays on Alice's page (the bot's frames are test payloads, not pictures).
-  await waitFor('three tiles on Alice’s page, two of them playing', () =>
-    a.page.evaluate(() => {
-      const tiles = document.querySelectorAll('#stage .tile.camera').length;
-      const v = [...document.querySelectorAll('#stage .tile.camera video')].filter((x) => x instanceof HTMLVideoElement && x.videoWidth > 0);
-      return tiles === 3 && v.length >= 2 ? '' : `${tiles} tiles, ${v.length} playing`;
-    }),
-  );
-  await screenshot(a.page, 'grid-three');
+  // The bot's tile says it is a bot (its credential's kind), and the names are the credentials'.
+  assert.equal(await a.page.locator('#stage .tile.camera', { hasText: 'bot-1' }).locator('.kind').textContent(), 'bot');
+  await screenshot(a.page, 'grid-four');
+  await screenshot(c.page, 'grid-four-phone');
 
   // Chat from the bot reaches both pages; chat from Alice reaches Bob and the bot, as text.
   await waitFor('the bot’s chat on both pages', async () => {
@@ -168,13 +208,21 @@ test('two pages and a bot: one security code, media and chat both ways, hands an
   );
 
   // The bot left: it disappears from every roster and the code changes.
-  await waitFor('the bot to leave both rosters with a new code', async () => {
+  await waitFor('the bot to leave every roster with a new code', async () => {
     const [sa, sb] = await Promise.all([meetingState(a.page), meetingState(b.page)]);
-    if (sa.roster.length !== 2 || sb.roster.length !== 2) return `rosters ${sa.roster.length} ${sb.roster.length}`;
+    if (sa.roster.length !== 3 || sb.roster.length !== 3) return `rosters ${sa.roster.length} ${sb.roster.length}`;
     return sa.code !== stable.code && sa.code === sb.code ? '' : `codes ${sa.code} ${sb.code} (was ${stable.code})`;
   });
+  // So does a page that leaves.
+  const beforeLeave = (await meetingState(a.page)).code;
+  await c.page.getByRole('button', { name: 'Leave' }).click();
+  await waitFor('Carol to leave every roster with a new code', async () => {
+    const [sa, sb] = await Promise.all([meetingState(a.page), meetingState(b.page)]);
+    if (sa.roster.length !== 2 || sb.roster.length !== 2) return `rosters ${sa.roster.length} ${sb.roster.length}`;
+    return sa.code !== beforeLeave && sa.code === sb.code ? '' : `codes ${sa.code} ${sb.code} (was ${beforeLeave})`;
+  }, { timeoutMs: 30_000 });
 
-  for (const p of [a, b]) {
+  for (const p of [a, b, c]) {
     assert.deepEqual(p.problems, []);
     assert.deepEqual(p.dialogs, [], 'a chat message ran script');
     await p.context.close();
