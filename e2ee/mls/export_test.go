@@ -9,7 +9,9 @@ import (
 // Test-only hooks for the external benchmarks in versus_test.go.
 
 // BenchGroup is benchGroup for package mls_test.
-func BenchGroup(tb testing.TB, cs CipherSuite, n int) (alice, bob *Group) { return benchGroup(tb, cs, n) }
+func BenchGroup(tb testing.TB, cs CipherSuite, n int) (alice, bob *Group) {
+	return benchGroup(tb, cs, n)
+}
 
 // CloneForBench returns an independent copy of g, so that a benchmark can
 // process one message many times from the same state.
