@@ -217,6 +217,11 @@ export async function runMeeting(
       // Everyone is told before the first byte is recorded.
       try {
         security.setRecording(true);
+      } catch (e) {
+        showToast(e instanceof Error ? `Recording could not start: ${e.message}` : 'Recording could not start.');
+        return;
+      }
+      try {
         recording = startRecording(room);
       } catch (e) {
         security.setRecording(false);
