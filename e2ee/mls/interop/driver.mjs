@@ -17,6 +17,17 @@
 // stderr carries only fatal driver errors.
 
 import { createInterface } from "node:readline";
+export {
+  acceptAll,
+  createCommit,
+  decodeMessage,
+  emptyPskIndex,
+  encodeMlsMessage,
+  hex,
+  processMessage,
+  unhex,
+};
+
 import {
   ciphersuites,
   createCommit,
@@ -261,9 +272,11 @@ export class Driver {
   }
 }
 
-/** serve answers requests from input on output until EOF or shutdown. */
-export async function serve(input, output) {
-  const driver = new Driver();
+/**
+ * serve answers requests from input on output until EOF or shutdown, with
+ * driver (a Driver, or a subclass adding operations such as bench.mjs's).
+ */
+export async function serve(input, output, driver = new Driver()) {
   const lines = createInterface({ input, crlfDelay: Infinity });
   for await (const line of lines) {
     if (line.trim() === "") continue;

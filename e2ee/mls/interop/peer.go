@@ -98,7 +98,18 @@ func Dir() (string, error) {
 
 // Start installs the driver's npm dependencies if needed and starts the
 // driver. The process ends with Close, or when ctx is done.
-func Start(ctx context.Context) (*Peer, error) {
+func Start(ctx context.Context) (*Peer, error) { return StartScript(ctx, "driver.mjs") }
+
+// StartBench starts bench.mjs, the driver with the timing operations of
+// the BenchCommit, BenchProcess and BenchAdd methods.
+func StartBench(ctx context.Context) (*Peer, error) { return StartScript(ctx, "bench.mjs") }
+
+// StartScript is Start for another script of the driver folder that speaks
+// the same protocol.
+func StartScript(ctx context.Context, script string) (*Peer, error) {
+	if filepath.Base(script) != script {
+		return nil, fmt.Errorf("interop: script %q must be a file name in the driver folder", script)
+	}
 	dir, err := Dir()
 	if err != nil {
 		return nil, err
@@ -106,7 +117,7 @@ func Start(ctx context.Context) (*Peer, error) {
 	if err := ensureInstalled(ctx, dir); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "driver.mjs"))
+	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, script))
 	cmd.Dir = dir
 	cmd.Stderr = os.Stderr
 	cmd.WaitDelay = 5 * time.Second
