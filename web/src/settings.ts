@@ -57,6 +57,8 @@ export function settingsDialog(room: Room, stage: Stage, choice: JoinChoice, sec
   const stats = h('dl', { class: 'stats', id: 'e2ee-stats' });
   const explanation = h('p', { id: 'security-explanation' });
   const code = h('div', { id: 'security-code', class: 'security-code', hidden: true });
+  const rejectedTitle = h('h4', { id: 'rejections-title', hidden: true }, 'Refused by this browser');
+  const rejected = h('ul', { id: 'e2ee-rejections', class: 'hint', 'aria-labelledby': 'rejections-title', hidden: true });
   const closeBtn = h('button', { class: 'btn', type: 'button' }, 'Close');
   const shortcutsBox = h('input', { type: 'checkbox', id: 'settings-shortcuts', checked: shortcuts.get() });
   shortcutsBox.addEventListener('change', () => shortcuts.set(shortcutsBox.checked));
@@ -68,7 +70,7 @@ export function settingsDialog(room: Room, stage: Stage, choice: JoinChoice, sec
       h('label', { for: 'settings-camera' }, 'Camera'), selects.videoinput,
       h('label', { for: 'settings-mic' }, 'Microphone'), selects.audioinput,
       canChooseSpeaker() && h('label', { for: 'settings-speaker' }, 'Speaker'), canChooseSpeaker() && selects.audiooutput),
-    h('section', { 'aria-labelledby': 'enc-title' }, h('h3', { id: 'enc-title' }, 'Encryption'), explanation, code, stats),
+    h('section', { 'aria-labelledby': 'enc-title' }, h('h3', { id: 'enc-title' }, 'Encryption'), explanation, code, stats, rejectedTitle, rejected),
     h('section', { 'aria-labelledby': 'keys-title' }, h('h3', { id: 'keys-title' }, 'Keyboard shortcuts'),
       h('label', { class: 'check', for: 'settings-shortcuts' }, shortcutsBox, 'Use single-key shortcuts'),
       h('dl', { class: 'shortcuts' },
@@ -104,6 +106,12 @@ export function settingsDialog(room: Room, stage: Stage, choice: JoinChoice, sec
     explanation.textContent = info.explanation;
     code.hidden = info.securityCode === undefined;
     code.textContent = info.securityCode ?? '';
+    // What the MLS session refused (for example a change the server tried to make to the group).
+    rejected.hidden = rejectedTitle.hidden = info.rejections.length === 0;
+    if (rejected.dataset['key'] !== info.rejections.join('\n')) {
+      rejected.dataset['key'] = info.rejections.join('\n');
+      replace(rejected, ...info.rejections.map((r) => h('li', {}, r)));
+    }
     const s = security.stats();
     stats.hidden = s === undefined;
     if (s !== undefined) {
