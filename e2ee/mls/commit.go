@@ -32,6 +32,13 @@ type CommitOptions struct {
 	// OmitRatchetTree leaves the ratchet_tree extension out of the
 	// Welcome's GroupInfo; joiners must then get the tree elsewhere.
 	OmitRatchetTree bool
+	// ReInit commits a ReInit proposal by value, and CommitReInit the
+	// newest cached one by reference (RFC 9420, Sections 11.2 and
+	// 12.1.5). A ReInit is committed alone (Section 12.2), so Add, Remove,
+	// ExternalPSKs and SetExtensions must be empty; other cached proposals
+	// are left out. Without either, cached ReInit proposals are skipped.
+	ReInit       *ReInitOptions
+	CommitReInit bool
 }
 
 // CommitResult holds what a commit produced. Send Commit to the group and
@@ -61,6 +68,9 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 	var list []resolvedProposal
 	var refs [][]byte
 	me := sender{typ: SenderMember, index: uint32(g.own)}
+	if opts.ReInit != nil || opts.CommitReInit {
+		return g.commitReInit(opts)
+	}
 	// Cached proposals, by reference, skipping those the committer may not
 	// commit (its own Updates, its own removal) and second proposals for
 	// one leaf: a Remove wins over an Update, and the newest Update over
@@ -120,6 +130,27 @@ func (g *Group) Commit(opts CommitOptions) (*CommitResult, error) {
 		list = append(list, resolvedProposal{p: p, sender: me})
 	}
 	return g.commitList(list, refs, inline, opts)
+}
+
+// commitReInit commits a ReInit proposal alone (RFC 9420, Section 12.2).
+func (g *Group) commitReInit(opts CommitOptions) (*CommitResult, error) {
+	if len(opts.Add)+len(opts.Remove)+len(opts.ExternalPSKs) > 0 || opts.SetExtensions || (opts.ReInit != nil && opts.CommitReInit) {
+		return nil, ruleError(ErrInvalidProposal, "12.2", "a ReInit proposal must be committed alone")
+	}
+	me := sender{typ: SenderMember, index: uint32(g.own)}
+	if opts.ReInit != nil {
+		p, err := opts.ReInit.proposal()
+		if err != nil {
+			return nil, err
+		}
+		return g.commitList([]resolvedProposal{{p: p, sender: me}}, nil, []*proposal{p}, opts)
+	}
+	for i := len(g.proposals) - 1; i >= 0; i-- {
+		if cp := g.proposals[i]; cp.p.typ == ProposalReInit {
+			return g.commitList([]resolvedProposal{{p: cp.p, sender: cp.sender, ref: cp.ref}}, [][]byte{cp.ref}, nil, opts)
+		}
+	}
+	return nil, fmt.Errorf("%w: no ReInit proposal received in this epoch", ErrInvalidProposal)
 }
 
 func (g *Group) commitList(list []resolvedProposal, refs [][]byte, inline []*proposal, opts CommitOptions) (*CommitResult, error) {

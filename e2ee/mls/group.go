@@ -35,6 +35,10 @@ type Group struct {
 	// updateKey is the private key of this member's proposed Update,
 	// installed if a commit applies it.
 	updateKey *ciphersuite.HPKEPrivateKey
+	// successorPSK is the resumption PSK (usage reinit or branch) the first
+	// commit of a group created by ReInitGroup or Branch injects; set only
+	// while that commit is built.
+	successorPSK *keyschedule.PSK
 }
 
 // cachedProposal is a proposal received (or sent) in this epoch, kept for
@@ -199,6 +203,17 @@ func (g *Group) CipherSuite() CipherSuite { return g.ctx.cipherSuite }
 
 // OwnLeaf returns this member's leaf index.
 func (g *Group) OwnLeaf() uint32 { return uint32(g.own) }
+
+// PendingReInit returns the parameters of the ReInit proposal a commit
+// applied to the group (RFC 9420, Section 11.2), or nil if none was: the
+// group can then send nothing more, and a member creates its successor
+// with ReInitGroup.
+func (g *Group) PendingReInit() *ReInitOptions {
+	if g.reinit == nil {
+		return nil
+	}
+	return &ReInitOptions{GroupID: bytes.Clone(g.reinit.groupID), CipherSuite: g.reinit.cipherSuite, Extensions: cloneExtensions(g.reinit.extensions)}
+}
 
 // Active reports whether this client is still a member able to send: false
 // once a commit removed it or reinitialized the group.

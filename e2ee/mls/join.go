@@ -137,6 +137,11 @@ type JoinOptions struct {
 	// RatchetTree is the group's tree (ratchet_tree extension encoding)
 	// when the GroupInfo does not carry it.
 	RatchetTree []byte
+	// Resumption is this client's state of the group that the one being
+	// joined reinitializes or branches from (RFC 9420, Sections 11.2 and
+	// 11.3): its resumption PSK is injected by the Welcome, and the new
+	// group is checked against it.
+	Resumption *Group
 }
 
 // JoinFromWelcome joins a group with a Welcome addressed to kp
@@ -179,16 +184,24 @@ func JoinFromWelcome(welcomeMsg []byte, kp *KeyPackageBundle, opts JoinOptions, 
 		return nil, ruleError(ErrInvalidWelcome, "12.4.3.1", "joiner_secret of %d bytes", len(gs.joinerSecret))
 	}
 	// PSKs (Section 12.4.3.1): all must be available; resumption PSKs
-	// with usage reinit or branch must be alone. This client keeps no
-	// other groups' resumption PSKs, so only external PSKs are found.
+	// with usage reinit or branch must be alone and come from
+	// opts.Resumption. Other resumption PSKs belong to a group this client
+	// is not in yet, so only external PSKs are found.
 	probe := &Group{cfg: cfg, suite: s}
 	var psks []keyschedule.PSK
+	var successor resumptionPSKUsage
 	for i := range gs.psks {
 		id := &gs.psks[i]
-		if id.pskType == pskResumption && id.usage != usageApplication && len(gs.psks) > 1 {
-			return nil, ruleError(ErrInvalidWelcome, "12.4.3.1", "reinit or branch PSK together with other PSKs")
+		var v []byte
+		if id.pskType == pskResumption && id.usage != usageApplication {
+			if len(gs.psks) > 1 {
+				return nil, ruleError(ErrInvalidWelcome, "12.4.3.1", "reinit or branch PSK together with other PSKs")
+			}
+			successor = id.usage
+			v, err = resumptionFrom(opts.Resumption, id)
+		} else {
+			v, err = probe.lookupPSK(id)
 		}
-		v, err := probe.lookupPSK(id)
 		if err != nil {
 			return nil, err
 		}
@@ -219,6 +232,11 @@ func JoinFromWelcome(welcomeMsg []byte, kp *KeyPackageBundle, opts JoinOptions, 
 	}
 	if err := verifyGroupInfo(s, &cfg, &gi, t); err != nil {
 		return nil, err
+	}
+	if successor != 0 {
+		if err := checkSuccessor(opts.Resumption, successor, &gi.groupContext, t, &cfg); err != nil {
+			return nil, err
+		}
 	}
 	// Section 13.4: the joiner must support every GroupContext extension.
 	for _, e := range gi.groupContext.extensions {

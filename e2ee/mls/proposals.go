@@ -223,7 +223,15 @@ func (g *Group) applyProposals(list []resolvedProposal, committer sender, commit
 			return nil, ruleError(ErrInvalidProposal, "12.1.4", "psk_nonce of %d bytes", len(id.pskNonce))
 		}
 		if id.pskType == pskResumption && id.usage != usageApplication {
-			return nil, ruleError(ErrInvalidProposal, "12.1.4", "resumption PSK with usage reinit or branch in a PreSharedKey proposal")
+			// Sections 11.2 and 11.3: such a proposal is invalid, except in
+			// the first commit of a successor group this client creates.
+			sp := g.successorPSK
+			if sp == nil || !bytes.Equal(sp.ID, mustEncode(id)) {
+				return nil, ruleError(ErrInvalidProposal, "12.1.4", "resumption PSK with usage reinit or branch in a PreSharedKey proposal")
+			}
+			a.psks = append(a.psks, *id)
+			a.pskValues = append(a.pskValues, *sp)
+			continue
 		}
 		v, err := g.lookupPSK(id)
 		if err != nil {

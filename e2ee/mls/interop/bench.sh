@@ -14,9 +14,15 @@ set -eu
 cd "$(dirname "$0")/../../.."
 count=${COUNT:-1}
 benchtime=${BENCHTIME:-1s}
-go test -run '^$' -bench '^BenchmarkVersusTSMLS$' -benchtime "$benchtime" -count "$count" -timeout 120m ./e2ee/mls/ |
-	tee /dev/stderr |
-	awk '
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
+if ! go test -run '^$' -bench '^BenchmarkVersusTSMLS$' -benchtime "$benchtime" -count "$count" -timeout 120m ./e2ee/mls/ >"$raw" 2>&1; then
+	cat "$raw" >&2
+	echo "bench.sh: go test failed" >&2
+	exit 1
+fi
+cat "$raw" >&2
+awk '
 	/^BenchmarkVersusTSMLS\// {
 		split($1, p, "/")            # name, suiteN, members=N, op, impl-GOMAXPROCS
 		suite = substr(p[2], 6); members = substr(p[3], 9); op = p[4]
@@ -45,4 +51,4 @@ go test -run '^$' -bench '^BenchmarkVersusTSMLS$' -benchtime "$benchtime" -count
 				printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", sm[1], sm[2], ops[o], ms(wall[g]), ms(cpu[g]), ms(wall[t]), ms(cpu[t]), ratio, wb
 			}
 		}
-	}'
+	}' "$raw"
