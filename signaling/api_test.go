@@ -2,6 +2,7 @@ package signaling
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -251,6 +252,48 @@ func TestPagesAndHeaders(t *testing.T) {
 	code, _ = a.do("GET", "/rtc", "192.0.2.1:1", nil)
 	if code != http.StatusServiceUnavailable {
 		t.Fatalf("/rtc without a media plane: %d", code)
+	}
+}
+
+// TestAssetsGzipAndETag: large assets go out gzipped to clients that accept
+// it and plain to others, with the same strong ETag, and revalidate to 304.
+func TestAssetsGzipAndETag(t *testing.T) {
+	a := newAPIHarness(t, nil)
+	big := strings.Repeat("console.log('conclave');\n", 400)
+	a.srv.web = fstest.MapFS{"index.html": {Data: []byte("<!doctype html>")}, "assets/app.js": {Data: []byte(big)}}
+	a.srv.assets = newAssets(a.srv.web)
+	a.h = a.srv.Handler()
+	get := func(hdr map[string]string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("GET", "/assets/app.js", nil)
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		a.h.ServeHTTP(rec, req)
+		return rec
+	}
+	plain := get(nil)
+	if plain.Code != 200 || plain.Body.String() != big || plain.Header().Get("Content-Encoding") != "" {
+		t.Fatalf("plain: %d %q", plain.Code, plain.Header().Get("Content-Encoding"))
+	}
+	gz := get(map[string]string{"Accept-Encoding": "br, gzip"})
+	if gz.Header().Get("Content-Encoding") != "gzip" || gz.Body.Len() >= len(big)/4 {
+		t.Fatalf("gzip: encoding %q, %d bytes for %d", gz.Header().Get("Content-Encoding"), gz.Body.Len(), len(big))
+	}
+	zr, err := gzip.NewReader(gz.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _ := io.ReadAll(zr)
+	if string(back) != big {
+		t.Fatal("gzip body does not decompress to the file")
+	}
+	etag := plain.Header().Get("ETag")
+	if etag == "" || gz.Header().Get("ETag") != etag || !strings.Contains(plain.Header().Get("Content-Type"), "javascript") {
+		t.Fatalf("etag %q/%q, type %q", etag, gz.Header().Get("ETag"), plain.Header().Get("Content-Type"))
+	}
+	if nm := get(map[string]string{"If-None-Match": etag}); nm.Code != http.StatusNotModified || nm.Body.Len() != 0 {
+		t.Fatalf("revalidation: %d", nm.Code)
 	}
 }
 

@@ -59,6 +59,7 @@ type Server struct {
 	rtc        RTCHandler
 	e2ee       http.Handler
 	web        fs.FS
+	assets     *assets
 	bundleHash string
 	version    string
 	rand       io.Reader
@@ -94,6 +95,9 @@ func NewServer(o Options) (*Server, error) {
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
+	}
+	if s.web != nil {
+		s.assets = newAssets(s.web)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -199,10 +203,13 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string) 
 		http.NotFound(w, r)
 		return
 	}
-	if name == "index.html" {
-		w.Header().Set("Cache-Control", "no-cache")
+	a, err := s.assets.get(name)
+	if err != nil {
+		s.log.Error("serve asset", "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
 	}
-	http.ServeFileFS(w, r, s.web, name)
+	a.serve(w, r)
 }
 
 // PurgeIdle forgets meetings idle past the retention limit.
