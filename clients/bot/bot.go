@@ -72,6 +72,15 @@ type Config struct {
 	// E2EE configures the bot's member of the meeting's MLS group when Join
 	// keys SFrame from it (the default whenever Cipher is nil).
 	E2EE E2EEOptions
+	// Member is the kind and detail the bot's MLS credential states (zero:
+	// a bot); a phone gateway says so here (see gateway.go).
+	Member MemberIdentity
+	// AudioSource, when set, supplies the Opus frames the bot sends
+	// instead of synthetic ones (nil frame: muted, nothing sent).
+	AudioSource AudioSource
+	// AudioSink, when set, receives the other members' decrypted audio
+	// frames that are not bot test payloads.
+	AudioSink AudioSink
 }
 
 func (c *Config) quality() Layer {

@@ -39,8 +39,10 @@ type E2EEConfig struct {
 	// AdmitAll admits every joiner that waits in the lobby (for tests and
 	// load tests; a person would look at the name first).
 	AdmitAll bool
-	Dialer   *websocket.Dialer
-	Logger   *slog.Logger
+	// Member is the kind and detail the credential states (zero: a bot).
+	Member MemberIdentity
+	Dialer *websocket.Dialer
+	Logger *slog.Logger
 	// Timing overrides the session's delays (zero: defaults).
 	Timing session.Timing
 }
@@ -69,7 +71,7 @@ func joinE2EE(ctx context.Context, l Link, creds Credentials, cfg Config, start 
 	}
 	e, err := DialE2EE(ctx, creds.URL, creds.Token, E2EEConfig{
 		RoomID: l.RoomID, Secret: secret, Participant: creds.Identity, Name: cfg.Name,
-		AdmitAll: cfg.E2EE.AdmitAll, Dialer: cfg.Dialer, Logger: cfg.Logger, Timing: cfg.E2EE.Timing,
+		AdmitAll: cfg.E2EE.AdmitAll, Member: cfg.Member, Dialer: cfg.Dialer, Logger: cfg.Logger, Timing: cfg.E2EE.Timing,
 	})
 	if err != nil {
 		return nil, err
@@ -171,7 +173,7 @@ func DialE2EE(ctx context.Context, signalURL, token string, cfg E2EEConfig) (*E2
 		log = slog.New(slog.DiscardHandler)
 	}
 	s, err := session.New(session.Config{
-		Identity:   session.Identity{Participant: cfg.Participant, DisplayName: cfg.Name, Kind: session.KindBot},
+		Identity:   session.Identity{Participant: cfg.Participant, DisplayName: cfg.Name, Kind: cfg.Member.kind(), Detail: cfg.Member.Detail},
 		RoomID:     cfg.RoomID,
 		LinkSecret: cfg.Secret,
 		Timing:     cfg.Timing,

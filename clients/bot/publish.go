@@ -191,10 +191,18 @@ func (b *Bot) sendAudio(src *mediaSource, now time.Time) {
 		return
 	}
 	seq := src.audioSeq
-	p := Payload{Kind: KindAudio, Seq: seq, SentUnixNano: now.UnixNano()}
-	// Speech-like Opus frames at ~32 kbit/s: 60 to 120 bytes.
-	size := 60 + src.rng.IntN(61)
-	src.plain = buildAudioFrame(src.plain, size, p)
+	if b.cfg.AudioSource != nil {
+		frame := b.cfg.AudioSource()
+		if frame == nil {
+			return // muted: nothing goes out
+		}
+		src.plain = append(src.plain[:0], frame...)
+	} else {
+		p := Payload{Kind: KindAudio, Seq: seq, SentUnixNano: now.UnixNano()}
+		// Speech-like Opus frames at ~32 kbit/s: 60 to 120 bytes.
+		size := 60 + src.rng.IntN(61)
+		src.plain = buildAudioFrame(src.plain, size, p)
+	}
 	wire, err := src.cipher.Seal(src.wire[:0], KindAudio, src.plain)
 	if err != nil {
 		b.stats.sealFailures.Add(1)

@@ -56,6 +56,10 @@ type Report struct {
 	// empty before the bot joined the group.
 	Epoch        string `json:"epoch"`
 	SecurityCode string `json:"security_code"`
+	// PhoneMembers are the phone gateways in the MLS roster: while there
+	// is one, a client shows that audio is not end-to-end encrypted
+	// beyond the gateway (DESIGN.md P4).
+	PhoneMembers []PhoneMember `json:"phone_members"`
 
 	Tracks []TrackReport `json:"tracks"`
 
@@ -125,6 +129,9 @@ func (b *Bot) Report() Report {
 	}
 	if ks, ok := b.cipher.(KeyStatus); ok {
 		r.Epoch, r.SecurityCode = ks.Epoch(), ks.SecurityCode()
+	}
+	if e, ok := b.cipher.(*E2EE); ok {
+		r.PhoneMembers = e.PhoneMembers()
 	}
 
 	b.mu.Lock()

@@ -254,6 +254,11 @@ func (b *Bot) onFrame(rt *remoteTrack, wire, plain []byte) []byte {
 			payloadErr = ErrNotBotPayload
 		}
 	}
+	if err == nil && payloadErr != nil && rt.kind == KindAudio && b.cfg.AudioSink != nil {
+		// Real audio (a browser's or a phone's) for the sink, outside
+		// rt.mu: the sink must not run under the track's lock.
+		b.deliverAudio(rt.participantSID, out)
+	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	rt.framesReceived++
