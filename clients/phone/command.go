@@ -2,6 +2,7 @@ package phone
 
 import (
 	"bytes"
+	"conclave/clients/bot"
 	"context"
 	"errors"
 	"flag"
@@ -18,9 +19,8 @@ import (
 	sipauth "conclave/clients/phone/sip"
 )
 
-// ErrNoMeetingClient: this build has no meeting client for the gateway
-// members (see the package doc: the gateway member is built on
-// clients/bot, which needs audio hooks first).
+// ErrNoMeetingClient: the gateway members' meeting client could not be
+// built.
 var ErrNoMeetingClient = errors.New("phone: no meeting client available in this build")
 
 // Files in the gateway's data directory.
@@ -191,11 +191,11 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	meetings, err := newMeetingClient()
+	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "phone")
+	meetings, err := newMeetingClient(log.With("part", "member"))
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil)).With("component", "phone")
 	g, err := New(Options{Config: cfg, Logger: log, Meetings: meetings, Directory: dir, Phones: phones, GatewayKey: d.key})
 	if err != nil {
 		return err
@@ -204,10 +204,12 @@ func serveCommand(ctx context.Context, args []string, stderr io.Writer) error {
 }
 
 // newMeetingClient returns the gateway members' meeting client:
-// MemberMeetings over a DialFunc built on clients/bot. The bot does not yet
-// take an audio source and sink nor a member kind and detail (see the
-// package doc); until it does, `serve` refuses to start rather than answer
-// calls it cannot connect.
-func newMeetingClient() (Meetings, error) {
-	return nil, fmt.Errorf("%w: clients/bot needs audio hooks and the phone gateway identity", ErrNoMeetingClient)
+// MemberMeetings over BotDialer (clients/bot members of kind phone gateway),
+// sharing one pion API.
+func newMeetingClient(log *slog.Logger) (Meetings, error) {
+	api, err := bot.NewAPI()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNoMeetingClient, err)
+	}
+	return MemberMeetings{Dial: BotDialer{API: api, Logger: log}.Dial}, nil
 }

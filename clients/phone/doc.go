@@ -33,12 +33,12 @@
 //
 // The meeting side is behind the Meetings interface. MemberMeetings
 // implements it over a MemberClient (transcoding, one Opus decoder per
-// member, the mix); the MemberClient is a clients/bot participant with an
-// e2ee/session member of kind "phone gateway" that knocks without the link
-// secret. It needs from clients/bot an audio source (the phone's Opus
-// frames instead of synthetic ones), an audio sink (each member's
-// decrypted Opus frames with the sender's identity), and the member kind
-// and detail in its E2EE identity, which the bot does not offer yet: until
-// it does, `conclave phone serve` refuses to start (ErrNoMeetingClient)
-// rather than answer calls it cannot connect.
+// member, the mix); BotDialer provides the MemberClient: a clients/bot
+// participant whose e2ee/session member is of kind "phone gateway" (detail:
+// the phone and the gateway), knocks without the link secret (the gateway
+// never has it) and waits in the lobby until a member admits it, then
+// publishes the phone's Opus frames (bot.AudioSource) and hands the
+// members' decrypted Opus frames to the leg (bot.AudioSink). Audio is no
+// longer end-to-end encrypted past the gateway: every client shows the
+// phone member (DESIGN.md P4).
 package phone
