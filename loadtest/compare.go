@@ -46,6 +46,7 @@ func compareCommand(args []string, stdout, stderr io.Writer) error {
 			sweeps = append(sweeps, s)
 		}
 	}
+	results, sweeps = sweepLabelled(results, sweeps)
 	md := Compare(*title, *base, results, sweeps)
 	if *out != "" {
 		if err := os.MkdirAll(*out, 0o755); err != nil {
@@ -260,4 +261,31 @@ func medianResult(rs []*Result) *Result {
 	m.RSSPerParticipantBytes = med(func(r *Result) float64 { return r.RSSPerParticipantBytes })
 	m.LoadGenCPUCores = med(func(r *Result) float64 { return r.LoadGenCPUCores })
 	return &m
+}
+
+// SweepLabel marks single runs that are points of a sweep (--label sweep):
+// compare plots them as a curve per server instead of tabulating each size,
+// which lets a script interleave the servers size by size.
+const SweepLabel = "sweep"
+
+func sweepLabelled(results []*Result, sweeps []*Sweep) ([]*Result, []*Sweep) {
+	var rest []*Result
+	by := map[[2]string]*Sweep{}
+	var order [][2]string
+	for _, r := range results {
+		if r.Label != SweepLabel {
+			rest = append(rest, r)
+			continue
+		}
+		k := [2]string{r.Server, r.Scenario}
+		if by[k] == nil {
+			by[k] = &Sweep{Server: r.Server, Scenario: r.Scenario}
+			order = append(order, k)
+		}
+		by[k].Points = append(by[k].Points, r)
+	}
+	for _, k := range order {
+		sweeps = append(sweeps, by[k])
+	}
+	return rest, sweeps
 }

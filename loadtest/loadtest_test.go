@@ -247,3 +247,23 @@ func TestCompareAndPlot(t *testing.T) {
 		}
 	}
 }
+
+func TestSweepLabelledResultsBecomeCurves(t *testing.T) {
+	results := []*Result{
+		{Server: ServerConclave, Scenario: ScenarioVideo, Label: SweepLabel, Participants: 2},
+		{Server: ServerLiveKit, Scenario: ScenarioVideo, Label: SweepLabel, Participants: 2},
+		{Server: ServerConclave, Scenario: ScenarioVideo, Label: SweepLabel, Participants: 4},
+		{Server: ServerConclave, Scenario: ScenarioAudio, Participants: 20},
+	}
+	rest, sweeps := sweepLabelled(results, nil)
+	if len(rest) != 1 || rest[0].Scenario != ScenarioAudio {
+		t.Fatalf("unlabelled results = %v, want the audio run only", rest)
+	}
+	points := map[string]int{}
+	for _, s := range sweeps {
+		points[s.Server] += len(s.Points)
+	}
+	if len(sweeps) != 2 || points[ServerConclave] != 2 || points[ServerLiveKit] != 1 {
+		t.Fatalf("sweeps = %v (points %v), want conclave with 2 points and livekit with 1", sweeps, points)
+	}
+}

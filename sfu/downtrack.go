@@ -46,6 +46,11 @@ type DownTrack struct {
 	// is never forwarded directly ahead of queued ones.
 	wmu     sync.Mutex
 	pending atomic.Int32
+	// The write loop starts on demand (startWriter); closing, under
+	// startMu, keeps it from starting during or after close.
+	writerStarted atomic.Bool
+	startMu       sync.Mutex
+	closing       bool
 
 	bound atomic.Pointer[binding]
 
@@ -84,9 +89,29 @@ func newDownTrack(recv *Receiver, id, streamID string, direct *atomic.Bool, log 
 	}
 	d.target.Store(0)
 	d.needKeyframe.Store(video)
+	if direct == nil {
+		// Without a transport to write through directly, every packet
+		// goes through the queue.
+		d.startWriter()
+	}
+	return d
+}
+
+// startWriter starts the write loop the first time a packet is queued: a
+// down track written directly from the publisher's reader (UDP) never needs
+// its own goroutine.
+func (d *DownTrack) startWriter() {
+	if d.writerStarted.Load() {
+		return
+	}
+	d.startMu.Lock()
+	defer d.startMu.Unlock()
+	if d.writerStarted.Load() || d.closing {
+		return
+	}
 	d.wg.Add(1)
 	go d.writeLoop()
-	return d
+	d.writerStarted.Store(true)
 }
 
 // Bind implements webrtc.TrackLocal.
@@ -160,6 +185,7 @@ func (d *DownTrack) forwardDirect(p *Packet) bool {
 
 // enqueue queues p for the write loop; it never blocks.
 func (d *DownTrack) enqueue(p *Packet) {
+	d.startWriter()
 	d.pending.Add(1)
 	select {
 	case d.queue <- p:
@@ -344,6 +370,9 @@ func (d *DownTrack) Stats() (sent, dropped uint64) {
 func (d *DownTrack) receiverClosed() { d.close() }
 
 func (d *DownTrack) close() {
+	d.startMu.Lock()
+	d.closing = true
+	d.startMu.Unlock()
 	d.once.Do(func() {
 		close(d.done)
 	})

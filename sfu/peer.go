@@ -38,8 +38,10 @@ type Subscriber struct {
 	log *slog.Logger
 
 	est atomic.Pointer[estimatorBox]
-	// udp is true while the selected ICE candidate pair is UDP: down tracks
-	// may then be written from the publishers' readers (DownTrack.deliver).
+	// udp is false while the selected ICE candidate pair is not UDP (ICE-TCP,
+	// whose writes wait for a slow subscriber). Otherwise down tracks are
+	// written from the publishers' readers (DownTrack.forwardDirect); before
+	// a pair is selected nothing can be sent, so nothing can wait either.
 	udp atomic.Bool
 
 	mu     sync.Mutex
@@ -74,10 +76,11 @@ func (e *Engine) NewSubscriber(log *slog.Logger) (*Subscriber, error) {
 		return nil, fmt.Errorf("sfu: subscriber peer connection: %w", err)
 	}
 	s.PC = pc
+	s.udp.Store(true)
 	// Over ICE-TCP a write waits for a slow subscriber, so its down tracks
 	// keep their queues; over UDP they are written directly.
 	pc.SCTP().Transport().ICETransport().OnSelectedCandidatePairChange(func(pair *webrtc.ICECandidatePair) {
-		s.udp.Store(pair != nil && pair.Local != nil && pair.Local.Protocol == webrtc.ICEProtocolUDP)
+		s.udp.Store(pair == nil || pair.Local == nil || pair.Local.Protocol == webrtc.ICEProtocolUDP)
 	})
 	s.wg.Add(1)
 	go s.allocateLoop()
