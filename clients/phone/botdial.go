@@ -60,9 +60,6 @@ func (d BotDialer) Dial(ctx context.Context, room dialin.Room, caller Caller) (M
 		AudioSource: m.next,
 		AudioSink:   m.deliver,
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		cfg.E2EE.JoinTimeout = time.Until(dl)
-	}
 	// The member outlives ctx (the lobby wait): it lives until Close. While
 	// knocking, ctx ending (the caller hung up, the wait is over) ends it.
 	life, end := context.WithCancel(context.WithoutCancel(ctx))
@@ -82,6 +79,8 @@ func (d BotDialer) Dial(ctx context.Context, room dialin.Room, caller Caller) (M
 		}
 	}
 	m.b, m.end = b, end
+	m.wg.Add(1)
+	go m.watchRoster()
 	return m, nil
 }
 
@@ -92,8 +91,42 @@ type botMember struct {
 	send  chan []byte
 	audio chan AudioFrame
 
+	wg     sync.WaitGroup
 	mu     sync.Mutex
 	closed bool
+}
+
+// rosterPoll is how often a member checks whether anyone is left to talk to.
+const rosterPoll = 250 * time.Millisecond
+
+// watchRoster leaves the meeting once no member other than phone gateways
+// is left in the MLS roster: the phone is then told the meeting is over and
+// hung up, rather than kept in an empty meeting.
+func (m *botMember) watchRoster() {
+	defer m.wg.Done()
+	e := m.b.E2EE()
+	if e == nil {
+		return
+	}
+	t := time.NewTicker(rosterPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.b.Done():
+			return
+		case <-t.C:
+			others := 0
+			for _, mem := range e.Roster() {
+				if !mem.Self && mem.Identity.Kind != session.KindPhone {
+					others++
+				}
+			}
+			if others == 0 {
+				m.b.Leave()
+				return
+			}
+		}
+	}
 }
 
 // next is the bot's AudioSource: the oldest queued frame, or nil.
@@ -148,6 +181,7 @@ func (m *botMember) Done() <-chan struct{}    { return m.b.Done() }
 func (m *botMember) Close() {
 	m.b.Leave()
 	<-m.b.Done()
+	m.wg.Wait()
 	m.end()
 	m.mu.Lock()
 	m.closed = true

@@ -44,6 +44,10 @@ type Config struct {
 	Account string
 	// ToneHz is the tone the phone sends (a 48 kHz WAV source).
 	ToneHz float64
+	// BurstPeriod, if set, plays the tone in bursts: on for the first
+	// half of every period from the start of the call's audio, silent for
+	// the second (onsets for latency measurements).
+	BurstPeriod time.Duration
 }
 
 // FreePort returns a TCP port free on loopback now.
@@ -59,9 +63,17 @@ func FreePort(t *testing.T) int {
 
 // WriteToneWAV writes seconds of a sine tone at freq as a mono S16LE WAV.
 func WriteToneWAV(path string, rate int, seconds, freq float64) error {
+	return writeWAV(path, rate, seconds, freq, 0)
+}
+
+func writeWAV(path string, rate int, seconds, freq float64, burst time.Duration) error {
 	n := int(float64(rate) * seconds)
+	period := int(burst.Seconds() * float64(rate))
 	data := make([]byte, 2*n)
 	for i := 0; i < n; i++ {
+		if period > 0 && i%period >= period/2 {
+			continue // silence
+		}
 		v := int16(8000 * math.Sin(2*math.Pi*freq*float64(i)/float64(rate)))
 		binary.LittleEndian.PutUint16(data[2*i:], uint16(v))
 	}
@@ -126,7 +138,7 @@ func Start(t *testing.T, cfg Config) *Baresip {
 	}
 	dir := t.TempDir()
 	wav := filepath.Join(dir, "source.wav")
-	if err := WriteToneWAV(wav, 48000, 120, cfg.ToneHz); err != nil {
+	if err := writeWAV(wav, 48000, 120, cfg.ToneHz, cfg.BurstPeriod); err != nil {
 		t.Fatal(err)
 	}
 	rec := filepath.Join(dir, "rec")
