@@ -243,6 +243,11 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 	if f, ok := rtc.(metrics.Forwarding); ok {
 		m.SetForwarding(f)
 	}
+	if p, ok := rtc.(interface{ E2EE() http.Handler }); ok {
+		if q, ok := p.E2EE().(metrics.DeliveryQueues); ok {
+			m.SetDeliveryQueues(q)
+		}
+	}
 	ctrl := cluster.NewController(router, local)
 	beat := &heartbeat{router: router, local: local, metrics: m, log: log, stale: cfg.Redis.DeadAfter}
 	// One heartbeat before serving, so that this node can be placed on at

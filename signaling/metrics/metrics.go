@@ -31,6 +31,15 @@ type Forwarding interface {
 	ForwardedBytes() uint64
 }
 
+// DeliveryQueues is what the E2EE delivery service reports of its queues:
+// counts and byte sizes, never identities or content.
+type DeliveryQueues interface {
+	// QueueLengths returns, in this order: connections, messages waiting in
+	// send queues, their bytes, the fullest connection's bytes, lobby
+	// entries, handshake messages kept for resumption.
+	QueueLengths() (conns, sendMessages, sendBytes, maxSendBytes, lobby, logMessages int)
+}
+
 // Metrics is one node's registry. A nil *Metrics ignores every call, so
 // callers need no checks.
 type Metrics struct {
@@ -47,6 +56,7 @@ type Metrics struct {
 
 	mu  sync.Mutex
 	fwd Forwarding
+	dsq DeliveryQueues
 }
 
 // New returns a registry with the Go runtime and process collectors.
@@ -82,6 +92,31 @@ func New() *Metrics {
 	fwdBytes := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "conclave_forwarded_bytes_total", Help: "RTP bytes forwarded by the SFU (0 if it does not count them).",
 	}, func() float64 { return m.forwarded(Forwarding.ForwardedBytes) })
+	dsGauge := func(name, help string, pick func(c, sm, sb, mx, lobby, lm int) int) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+			m.mu.Lock()
+			src := m.dsq
+			m.mu.Unlock()
+			if src == nil {
+				return 0
+			}
+			return float64(pick(src.QueueLengths()))
+		})
+	}
+	m.reg.MustRegister(
+		dsGauge("conclave_ds_connections", "Connections to the E2EE delivery service (/e2ee).",
+			func(c, _, _, _, _, _ int) int { return c }),
+		dsGauge("conclave_ds_send_queue_messages", "Messages waiting in the delivery service's send queues.",
+			func(_, sm, _, _, _, _ int) int { return sm }),
+		dsGauge("conclave_ds_send_queue_bytes", "Bytes waiting in the delivery service's send queues.",
+			func(_, _, sb, _, _, _ int) int { return sb }),
+		dsGauge("conclave_ds_send_queue_max_bytes", "Bytes waiting for the most backed-up delivery service connection.",
+			func(_, _, _, mx, _, _ int) int { return mx }),
+		dsGauge("conclave_ds_lobby_joiners", "Joiners waiting in delivery service lobbies to be added by a member.",
+			func(_, _, _, _, lobby, _ int) int { return lobby }),
+		dsGauge("conclave_ds_handshake_log_messages", "MLS handshake messages kept by the delivery service for resumption.",
+			func(_, _, _, _, _, lm int) int { return lm }),
+	)
 	m.reg.MustRegister(m.joins, m.meetingsCreated, m.rooms, m.participants, m.nodes, m.draining, m.replaced,
 		m.heartbeatErrors, fwdPackets, fwdBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -109,6 +144,16 @@ func (m *Metrics) SetForwarding(f Forwarding) {
 	}
 	m.mu.Lock()
 	m.fwd = f
+	m.mu.Unlock()
+}
+
+// SetDeliveryQueues attaches the delivery service's queue lengths.
+func (m *Metrics) SetDeliveryQueues(q DeliveryQueues) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.dsq = q
 	m.mu.Unlock()
 }
 

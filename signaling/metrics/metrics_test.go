@@ -124,3 +124,28 @@ func TestHandlerAndNil(t *testing.T) {
 		}
 	}
 }
+
+type queues struct{ c, sm, sb, mx, lobby, lm int }
+
+func (q queues) QueueLengths() (int, int, int, int, int, int) {
+	return q.c, q.sm, q.sb, q.mx, q.lobby, q.lm
+}
+
+func TestDeliveryQueueGauges(t *testing.T) {
+	m := New()
+	names := []string{"conclave_ds_connections", "conclave_ds_send_queue_messages", "conclave_ds_send_queue_bytes",
+		"conclave_ds_send_queue_max_bytes", "conclave_ds_lobby_joiners", "conclave_ds_handshake_log_messages"}
+	for _, n := range names {
+		if v := value(t, m, n, nil); v != 0 {
+			t.Fatalf("%s before a delivery service is attached: %v", n, v)
+		}
+	}
+	m.SetDeliveryQueues(queues{7, 12, 3400, 2000, 2, 30})
+	for i, want := range []float64{7, 12, 3400, 2000, 2, 30} {
+		if v := value(t, m, names[i], nil); v != want {
+			t.Errorf("%s = %v, want %v", names[i], v, want)
+		}
+	}
+	var nilM *Metrics
+	nilM.SetDeliveryQueues(queues{})
+}
