@@ -82,6 +82,9 @@ type Config struct {
 	// Logger gets protocol-level logs (epochs, sizes, decisions), never
 	// keys, secrets or content; nil discards.
 	Logger *slog.Logger
+	// ForbidPhones puts ExtensionPhonesForbidden in the group context if
+	// this client creates the group (see phones.go).
+	ForbidPhones bool
 }
 
 type phase uint8
@@ -338,7 +341,7 @@ func (s *Session) newKeyPackage() (*mls.KeyPackageBundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: signature key: %w", err)
 	}
-	kp, err := mls.NewKeyPackage(mls.KeyPackageOptions{CipherSuite: CipherSuite, Credential: cred, SignatureKey: sk}, s.mlsConfig())
+	kp, err := mls.NewKeyPackage(mls.KeyPackageOptions{CipherSuite: CipherSuite, Credential: cred, SignatureKey: sk, SupportedExtensions: supportedExtensions}, s.mlsConfig())
 	if err != nil {
 		return nil, fmt.Errorf("session: key package: %w", err)
 	}
@@ -360,7 +363,11 @@ func (s *Session) create(now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("session: external senders: %w", err)
 	}
-	g, err := mls.CreateGroup(id, kp, mls.GroupOptions{Extensions: []mls.Extension{ext}}, s.mlsConfig())
+	exts := []mls.Extension{ext}
+	if s.cfg.ForbidPhones {
+		exts = append(exts, phonesForbiddenExtension())
+	}
+	g, err := mls.CreateGroup(id, kp, mls.GroupOptions{Extensions: exts}, s.mlsConfig())
 	if err != nil {
 		return fmt.Errorf("session: create group: %w", err)
 	}
@@ -433,6 +440,9 @@ func (s *Session) Admit(ref []byte, now time.Time) (Output, error) {
 	}
 	if s.phase != phaseMember {
 		return s.flush(), ErrState
+	}
+	if a.identity.Kind == KindPhone && s.PhonesForbidden() {
+		return s.flush(), ErrPhonesForbidden
 	}
 	a.queued, a.mine = true, true
 	s.noteWork(now)
