@@ -57,6 +57,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	room := fs.String("room", "", "with --url and --secret: the link's room ID")
 	knock := fs.Bool("secret-less", false, "join without the link secret: wait in the lobby until a member admits the bot")
 	admitAll := fs.Bool("admit-all", false, "admit every joiner waiting in the lobby")
+	forbidPhones := fs.Bool("forbid-phones", false, "if this bot creates the meeting's group, forbid phone gateways in it")
 	chat := fs.String("chat", "", "send this end-to-end encrypted chat message once joined")
 	name := fs.String("name", "bot", "display name")
 	duration := fs.Duration("duration", 20*time.Second, "how long to stay (0: until interrupted)")
@@ -88,7 +89,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		NoVideo: !video,
 		Quality: &q,
 		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
-		E2EE:    E2EEOptions{Knock: *knock, AdmitAll: *admitAll, WaitJoined: *chat != ""},
+		E2EE:    E2EEOptions{Knock: *knock, AdmitAll: *admitAll, ForbidPhones: *forbidPhones, WaitJoined: *chat != ""},
 	}
 
 	ctx, cancel := context.WithCancel(ctx)

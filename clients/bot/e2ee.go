@@ -39,6 +39,9 @@ type E2EEConfig struct {
 	// AdmitAll admits every joiner that waits in the lobby (for tests and
 	// load tests; a person would look at the name first).
 	AdmitAll bool
+	// ForbidPhones makes a group this bot creates forbid phone gateways
+	// (session.ExtensionPhonesForbidden).
+	ForbidPhones bool
 	// Member is the kind and detail the credential states (zero: a bot).
 	Member MemberIdentity
 	Dialer *websocket.Dialer
@@ -52,8 +55,11 @@ type E2EEOptions struct {
 	// Knock joins without the link secret: the bot waits in the lobby
 	// until a member admits it.
 	Knock bool
-	// AdmitAll admits every joiner waiting in the lobby.
+	// AdmitAll admits every joiner waiting in the lobby (but refuses a
+	// phone gateway when the meeting forbids phones).
 	AdmitAll bool
+	// ForbidPhones makes a meeting this bot creates forbid phones.
+	ForbidPhones bool
 	// WaitJoined makes Join return only once the bot is a member able to
 	// send (for a knocking bot: once admitted), bounded by ctx.
 	WaitJoined bool
@@ -71,7 +77,7 @@ func joinE2EE(ctx context.Context, l Link, creds Credentials, cfg Config, start 
 	}
 	e, err := DialE2EE(ctx, creds.URL, creds.Token, E2EEConfig{
 		RoomID: l.RoomID, Secret: secret, Participant: creds.Identity, Name: cfg.Name,
-		AdmitAll: cfg.E2EE.AdmitAll, Member: cfg.Member, Dialer: cfg.Dialer, Logger: cfg.Logger, Timing: cfg.E2EE.Timing,
+		AdmitAll: cfg.E2EE.AdmitAll, Member: cfg.Member, ForbidPhones: cfg.E2EE.ForbidPhones, Dialer: cfg.Dialer, Logger: cfg.Logger, Timing: cfg.E2EE.Timing,
 	})
 	if err != nil {
 		return nil, err
@@ -173,11 +179,12 @@ func DialE2EE(ctx context.Context, signalURL, token string, cfg E2EEConfig) (*E2
 		log = slog.New(slog.DiscardHandler)
 	}
 	s, err := session.New(session.Config{
-		Identity:   session.Identity{Participant: cfg.Participant, DisplayName: cfg.Name, Kind: cfg.Member.kind(), Detail: cfg.Member.Detail},
-		RoomID:     cfg.RoomID,
-		LinkSecret: cfg.Secret,
-		Timing:     cfg.Timing,
-		Logger:     log,
+		Identity:     session.Identity{Participant: cfg.Participant, DisplayName: cfg.Name, Kind: cfg.Member.kind(), Detail: cfg.Member.Detail},
+		RoomID:       cfg.RoomID,
+		LinkSecret:   cfg.Secret,
+		ForbidPhones: cfg.ForbidPhones,
+		Timing:       cfg.Timing,
+		Logger:       log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bot: e2ee session: %w", err)
@@ -363,6 +370,9 @@ func (e *E2EE) apply(out session.Output) error {
 	for _, ref := range admit {
 		e.mu.Lock()
 		o, err := e.s.Admit(ref, time.Now())
+		if errors.Is(err, session.ErrPhonesForbidden) {
+			o, err = e.s.Refuse(ref)
+		}
 		e.mu.Unlock()
 		if err == nil {
 			if err := e.apply(o); err != nil {

@@ -75,8 +75,9 @@ func (e *E2EE) PhoneMembers() []PhoneMember { return phoneMembers(e.Roster()) }
 // JoinRoom joins the meeting roomID on the server at base without the link
 // secret: the bot knocks and waits in the lobby until a member admits it,
 // as a phone gateway does (it only knows the room from the dial-in code).
-// cfg.E2EE.Knock is implied; with cfg.E2EE.WaitJoined it returns once
-// admitted.
+// It returns once admitted (bounded by ctx); a phone gateway member
+// (cfg.Member.Kind session.KindPhone) refuses a meeting that forbids phones
+// with session.ErrPhonesForbidden.
 func JoinRoom(ctx context.Context, base *url.URL, roomID string, cfg Config) (*Bot, error) {
 	start := time.Now()
 	if base == nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
@@ -96,8 +97,44 @@ func JoinRoom(ctx context.Context, base *url.URL, roomID string, cfg Config) (*B
 	if err != nil {
 		return nil, err
 	}
-	cfg.E2EE.Knock = true
-	return joinE2EE(ctx, l, creds, cfg, start)
+	e, err := DialE2EE(ctx, creds.URL, creds.Token, E2EEConfig{
+		RoomID: l.RoomID, Participant: creds.Identity, Name: cfg.Name, AdmitAll: cfg.E2EE.AdmitAll,
+		Member: cfg.Member, Dialer: cfg.Dialer, Logger: cfg.Logger, Timing: cfg.E2EE.Timing,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := e.WaitJoined(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	// A phone gateway checks the group context right after its Welcome
+	// and leaves a meeting that forbids phones before any media flows
+	// (the members' clients should not have admitted it).
+	if cfg.Member.kind() == session.KindPhone && e.PhonesForbidden() {
+		e.Close()
+		return nil, fmt.Errorf("bot: %w", session.ErrPhonesForbidden)
+	}
+	cfg.Cipher = e
+	b, err := start2(ctx, creds.URL, creds.Token, cfg, start)
+	if err != nil {
+		e.Close()
+		return nil, err
+	}
+	// The E2EE connection ends with the bot; this goroutine ends then too.
+	go func() {
+		<-b.Done()
+		e.Close()
+	}()
+	return b, nil
+}
+
+// PhonesForbidden reports whether the meeting's group context forbids
+// phone gateways (session.ExtensionPhonesForbidden).
+func (e *E2EE) PhonesForbidden() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.s.PhonesForbidden()
 }
 
 // deliverAudio hands a decrypted audio frame to the sink under its sender's

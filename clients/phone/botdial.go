@@ -72,6 +72,8 @@ func (d BotDialer) Dial(ctx context.Context, room dialin.Room, caller Caller) (M
 			err = ctx.Err()
 		}
 		switch {
+		case errors.Is(err, session.ErrPhonesForbidden):
+			return nil, fmt.Errorf("%w: %w", ErrPhonesForbidden, err)
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 			return nil, fmt.Errorf("%w: %w", ErrRefused, err)
 		default:

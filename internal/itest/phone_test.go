@@ -132,6 +132,8 @@ func (h *heard) onsetsOf(from string) []time.Time {
 type phoneCase struct {
 	name, transport, codec string
 	srtp                   bool
+	// forbid: the meeting forbids phones; the member refuses the gateway.
+	forbid bool
 }
 
 // TestPhoneGatewayEndToEnd: a real softphone calls the gateway, enters the
@@ -144,6 +146,7 @@ func TestPhoneGatewayEndToEnd(t *testing.T) {
 	for _, tc := range []phoneCase{
 		{name: "G722/UDP", transport: "udp", codec: "G722/16000/1"},
 		{name: "PCMU/TLS/SRTP", transport: "tls", codec: "PCMU/8000/1", srtp: true},
+		{name: "phones-forbidden", transport: "udp", codec: "PCMA/8000/1", forbid: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -167,6 +170,7 @@ func runPhone(t *testing.T, tc phoneCase) {
 	cfg.NoVideo = true
 	cfg.E2EE.AdmitAll = true
 	cfg.E2EE.WaitJoined = true
+	cfg.E2EE.ForbidPhones = tc.forbid
 	cfg.AudioSource = newToneSource(t, memberHz).next
 	cfg.AudioSink = h.sink
 	member := s.join(link, cfg)
@@ -189,6 +193,9 @@ func runPhone(t *testing.T, tc phoneCase) {
 		t.Fatal(err)
 	}
 	gcfg := phone.Config{Name: "gw-test", MediaIP: "127.0.0.1", Trunks: []string{"127.0.0.1"}}
+	if tc.forbid {
+		gcfg.LobbyTimeout = 3 * time.Second
+	}
 	switch tc.transport {
 	case "udp":
 		gcfg.UDP = "127.0.0.1:0"
@@ -243,6 +250,21 @@ func runPhone(t *testing.T, tc phoneCase) {
 		return phonetest.ToneSpans(pcm, rate, 660, memberHz) >= 3
 	})
 	ph.Command("sndcode", code+"#")
+
+	if tc.forbid {
+		// The member refuses the phone gateway from the lobby: the
+		// caller hears the refusal and is hung up, and nothing of the
+		// phone reached the meeting.
+		ph.WaitEvent(20*time.Second, "CALL_CLOSED")
+		waitFor(t, 5*time.Second, "the call to end", func() bool { return g.Calls() == 0 })
+		if r := member.Report(); len(r.PhoneMembers) != 0 || len(h.toneFrames()) != 0 || len(member.E2EE().Roster()) != 1 {
+			t.Fatalf("a meeting that forbids phones got one: phone members %+v, tone from %v, roster %d", r.PhoneMembers, h.toneFrames(), len(member.E2EE().Roster()))
+		}
+		if !member.E2EE().PhonesForbidden() {
+			t.Fatal("the member's group does not forbid phones")
+		}
+		return
+	}
 
 	// Admitted: the member hears the phone's tone from the gateway member,
 	// and the phone hears the member's tone.
