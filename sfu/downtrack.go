@@ -65,6 +65,8 @@ type DownTrack struct {
 	req     simulcast.Request
 	dropped uint64
 	sent    uint64
+	// reportedLost is the subscriber's last cumulative loss for this track.
+	reportedLost uint32
 }
 
 type binding struct {
@@ -196,6 +198,7 @@ func (d *DownTrack) enqueue(p *Packet) {
 		d.mu.Lock()
 		d.dropped++
 		d.mu.Unlock()
+		d.recv.cfg.Stats.drop()
 		if d.video && !d.needKeyframe.Swap(true) {
 			d.recv.RequestKeyframe(int(d.target.Load()), false)
 		}
@@ -265,9 +268,12 @@ func (d *DownTrack) write(b *binding, in *rtp.Header, payload []byte, seq uint16
 		SSRC:           b.ssrc,
 		CSRC:           in.CSRC,
 	}
-	if _, err := b.write.WriteRTP(&h, payload); err != nil {
+	n, err := b.write.WriteRTP(&h, payload)
+	if err != nil {
 		d.log.Debug("sfu: write to subscriber failed", "err", err)
+		return
 	}
+	d.recv.cfg.Stats.sent(n)
 }
 
 // handleRTCP processes the subscriber's RTCP for this track.
@@ -280,7 +286,32 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			d.keyframeRequested(true)
 		case *rtcp.TransportLayerNack:
 			d.retransmit(p)
+		case *rtcp.ReceiverReport:
+			d.reportedLoss(p.Reports)
 		}
+	}
+}
+
+// reportedLoss adds the growth of the cumulative loss the subscriber
+// reports for this track's SSRC (RFC 3550, Section 6.4.1) to the engine's
+// Stats.
+func (d *DownTrack) reportedLoss(reports []rtcp.ReceptionReport) {
+	b := d.bound.Load()
+	if b == nil {
+		return
+	}
+	for _, rr := range reports {
+		if rr.SSRC != b.ssrc {
+			continue
+		}
+		d.mu.Lock()
+		grew := uint64(0)
+		if rr.TotalLost > d.reportedLost {
+			grew = uint64(rr.TotalLost - d.reportedLost)
+		}
+		d.reportedLost = rr.TotalLost
+		d.mu.Unlock()
+		d.recv.cfg.Stats.subscriberLost(grew)
 	}
 }
 

@@ -68,6 +68,8 @@ type Engine struct {
 
 	mu     sync.Mutex
 	closed bool
+
+	stats Stats
 }
 
 // NewEngine binds the media ports and starts TURN if enabled.

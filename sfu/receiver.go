@@ -61,6 +61,9 @@ type ReceiverConfig struct {
 	// Observe, if set, sees every RTP packet received ("rtp-in"); see
 	// Config.Observe.
 	Observe func(direction string, b []byte)
+	// Stats, if set, counts this track's packets, bytes and loss (usually
+	// Engine.Stats()).
+	Stats *Stats
 }
 
 // Receiver is a published track: up to three incoming layers, fanned out to
@@ -175,6 +178,7 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, levelID 
 	var (
 		pkt rtp.Packet
 		p   Packet
+		gap seqGap
 	)
 	for {
 		n, _, err := track.Read(buf)
@@ -194,6 +198,8 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, levelID 
 		now := time.Now()
 		_ = l.cache.Store(pkt.SequenceNumber, data)
 		l.bytes.Add(uint64(n))
+		r.cfg.Stats.received(n)
+		r.cfg.Stats.lost(gap.next(pkt.SequenceNumber))
 		l.lastPacket.Store(now.UnixNano())
 		if len(pkt.Payload) == 0 {
 			// Padding only (bandwidth probing): nothing to forward.

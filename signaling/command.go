@@ -243,6 +243,9 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 	if f, ok := rtc.(metrics.Forwarding); ok {
 		m.SetForwarding(f)
 	}
+	if p, ok := rtc.(metrics.PacketCounts); ok {
+		m.SetPacketCounts(p)
+	}
 	if p, ok := rtc.(interface{ E2EE() http.Handler }); ok {
 		if q, ok := p.E2EE().(metrics.DeliveryQueues); ok {
 			m.SetDeliveryQueues(q)

@@ -31,6 +31,16 @@ type Forwarding interface {
 	ForwardedBytes() uint64
 }
 
+// PacketCounts is what the media plane may count beyond Forwarding. The
+// counters must only grow.
+type PacketCounts interface {
+	// PacketCounts returns RTP packets received from publishers, packets
+	// missing from publishers' streams on arrival, packets subscribers
+	// report lost (RTCP receiver reports), and packets dropped because a
+	// subscriber could not keep up.
+	PacketCounts() (received, lostFromPublishers, lostToSubscribers, droppedSlow uint64)
+}
+
 // DeliveryQueues is what the E2EE delivery service reports of its queues:
 // counts and byte sizes, never identities or content.
 type DeliveryQueues interface {
@@ -56,6 +66,7 @@ type Metrics struct {
 
 	mu  sync.Mutex
 	fwd Forwarding
+	pkt PacketCounts
 	dsq DeliveryQueues
 }
 
@@ -92,6 +103,27 @@ func New() *Metrics {
 	fwdBytes := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "conclave_forwarded_bytes_total", Help: "RTP bytes forwarded by the SFU (0 if it does not count them).",
 	}, func() float64 { return m.forwarded(Forwarding.ForwardedBytes) })
+	pktCounter := func(name, help string, pick func(rcv, lin, lout, drop uint64) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 {
+			m.mu.Lock()
+			src := m.pkt
+			m.mu.Unlock()
+			if src == nil {
+				return 0
+			}
+			return float64(pick(src.PacketCounts()))
+		})
+	}
+	m.reg.MustRegister(
+		pktCounter("conclave_received_packets_total", "RTP packets the SFU received from publishers.",
+			func(rcv, _, _, _ uint64) uint64 { return rcv }),
+		pktCounter("conclave_lost_packets_from_publishers_total", "RTP sequence numbers missing from publishers' streams on arrival at the SFU.",
+			func(_, lin, _, _ uint64) uint64 { return lin }),
+		pktCounter("conclave_lost_packets_to_subscribers_total", "RTP packets subscribers report lost in RTCP receiver reports.",
+			func(_, _, lout, _ uint64) uint64 { return lout }),
+		pktCounter("conclave_dropped_packets_slow_subscribers_total", "RTP packets not forwarded because a subscriber could not keep up.",
+			func(_, _, _, drop uint64) uint64 { return drop }),
+	)
 	dsGauge := func(name, help string, pick func(c, sm, sb, mx, lobby, lm int) int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
 			m.mu.Lock()
@@ -144,6 +176,16 @@ func (m *Metrics) SetForwarding(f Forwarding) {
 	}
 	m.mu.Lock()
 	m.fwd = f
+	m.mu.Unlock()
+}
+
+// SetPacketCounts attaches the media plane's packet and loss counters.
+func (m *Metrics) SetPacketCounts(p PacketCounts) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	m.pkt = p
 	m.mu.Unlock()
 }
 

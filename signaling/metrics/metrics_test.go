@@ -149,3 +149,24 @@ func TestDeliveryQueueGauges(t *testing.T) {
 	var nilM *Metrics
 	nilM.SetDeliveryQueues(queues{})
 }
+
+type packets struct{ rcv, lin, lout, drop uint64 }
+
+func (p packets) PacketCounts() (uint64, uint64, uint64, uint64) { return p.rcv, p.lin, p.lout, p.drop }
+
+func TestPacketCounters(t *testing.T) {
+	m := New()
+	names := []string{"conclave_received_packets_total", "conclave_lost_packets_from_publishers_total",
+		"conclave_lost_packets_to_subscribers_total", "conclave_dropped_packets_slow_subscribers_total"}
+	for _, n := range names {
+		if v := value(t, m, n, nil); v != 0 {
+			t.Fatalf("%s before a media plane is attached: %v", n, v)
+		}
+	}
+	m.SetPacketCounts(packets{1000, 7, 5, 2})
+	for i, want := range []float64{1000, 7, 5, 2} {
+		if v := value(t, m, names[i], nil); v != want {
+			t.Errorf("%s = %v, want %v", names[i], v, want)
+		}
+	}
+}
