@@ -15,6 +15,7 @@ import (
 
 	"conclave/clients/bot"
 	"conclave/clients/phone"
+	"conclave/loadtest"
 	"conclave/signaling/admin"
 )
 
@@ -31,6 +32,7 @@ func commands() []command {
 		{"serve", "run the meeting server (web app, signaling, SFU, TURN)", serveCommand},
 		{"bot", "join a meeting as a Go participant and report what it received", bot.Command},
 		{"phone", "run the SIP gateway that lets desk phones dial into meetings", phone.Command},
+		{"loadtest", "drive many bots against a server and report forwarding cost, latency and loss", loadtest.Command},
 		{"admin", "administer the service: meetings, nodes, keys, audit log", admin.Command},
 		{"version", "print the version and the web bundle's SHA-256", versionCommand},
 	}
