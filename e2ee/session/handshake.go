@@ -11,8 +11,9 @@ import (
 	"conclave/e2ee/sframe"
 )
 
-// ErrUnadmitted: a commit adds a member whose KeyPackage this client never
-// saw with a valid proof or in the lobby.
+// ErrUnadmitted: a commit adds a member without admission evidence: neither
+// a valid proof nor the committer's decision to admit it from the lobby
+// (evidence.go).
 var ErrUnadmitted = errors.New("session: commit adds a member nobody admitted")
 
 // ErrExternalCommit: an external commit (a non-member joining by itself,
@@ -70,8 +71,9 @@ func (s *Session) onHandshake(m inHandshake, now time.Time) {
 	}
 }
 
-// onCommit applies a commit, refusing one that adds members this client did
-// not see admitted: the group state is restored from before it.
+// onCommit applies a commit, refusing one that adds members without
+// admission evidence (evidence.go): the group state is restored from before
+// it.
 func (s *Session) onCommit(msg []byte, now time.Time) {
 	before, err := s.group.MarshalBinary()
 	if err != nil {
@@ -92,13 +94,28 @@ func (s *Session) onCommit(msg []byte, now time.Time) {
 		return
 	}
 	members := s.group.Members()
+	ev, everr := decodeEvidence(rec.AuthenticatedData)
+	// Our own commit (merged, so without its authenticated data) was
+	// checked when we made it.
+	own := rec.Sender.Type == mls.SenderMember && rec.Sender.Index == s.group.OwnLeaf()
 	for _, leaf := range rec.Commit.Added {
-		if !s.wasAdmitted(members, leaf) {
+		if own {
+			break
+		}
+		i := slices.IndexFunc(members, func(m mls.Member) bool { return m.Leaf == leaf })
+		err := everr
+		if err == nil && i < 0 {
+			err = errNoEvidence
+		}
+		if err == nil {
+			err = s.checkAdded(ev, members[i])
+		}
+		if err != nil {
 			g, lerr := mls.LoadGroup(before, s.mlsConfig())
 			if lerr == nil {
 				s.group = g
 			}
-			s.reject("commit", fmt.Errorf("%w: leaf %d", ErrUnadmitted, leaf))
+			s.reject("commit", fmt.Errorf("%w: leaf %d: %w", ErrUnadmitted, leaf, err))
 			return
 		}
 	}
@@ -133,19 +150,6 @@ func (s *Session) carryRemoves(before []byte, c *mls.CommitSummary) {
 			delete(s.carried, leaf)
 		}
 	}
-}
-
-func (s *Session) wasAdmitted(members []mls.Member, leaf uint32) bool {
-	i := slices.IndexFunc(members, func(m mls.Member) bool { return m.Leaf == leaf })
-	if i < 0 {
-		return false
-	}
-	for _, a := range s.joiners {
-		if bytes.Equal(a.kp.SignatureKey(), members[i].SignatureKey) && a.kp.Credential().Equal(members[i].Credential) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Session) leaveGroup() {
@@ -286,13 +290,17 @@ func (s *Session) tick(now time.Time) {
 // commit commits queued Adds and the cached Remove proposals in one batch
 // (RFC 9420, Section 12.4), with a Welcome for the joiners.
 func (s *Session) commit(now time.Time) {
-	var adds []*mls.KeyPackage
+	var queued []*admitted
 	for _, a := range s.joiners {
 		if a.queued {
-			adds = append(adds, a.kp)
+			queued = append(queued, a)
 		}
 	}
-	slices.SortFunc(adds, func(a, b *mls.KeyPackage) int { return bytes.Compare(a.Ref(), b.Ref()) })
+	slices.SortFunc(queued, func(a, b *admitted) int { return bytes.Compare(a.kp.Ref(), b.kp.Ref()) })
+	var adds []*mls.KeyPackage
+	for _, a := range queued {
+		adds = append(adds, a.kp)
+	}
 	var removes []uint32
 	for leaf := range s.carried {
 		if !s.pendingRemoves[leaf] && leaf != s.group.OwnLeaf() {
@@ -304,7 +312,11 @@ func (s *Session) commit(now time.Time) {
 		s.workSince = time.Time{}
 		return
 	}
-	res, err := s.group.Commit(mls.CommitOptions{Add: adds, Remove: removes})
+	var ad []byte
+	if len(adds) > 0 {
+		ad = encodeEvidence(queued)
+	}
+	res, err := s.group.Commit(mls.CommitOptions{Add: adds, Remove: removes, AuthenticatedData: ad})
 	if err != nil {
 		// A KeyPackage the group cannot take (expired, duplicate): drop
 		// the Adds and let the Removes through next time.

@@ -105,7 +105,8 @@ type admitted struct {
 	participant string
 	identity    Identity
 	proofOK     bool
-	badProof    bool // a proof was sent and did not verify
+	proof       []byte // as received, when it verified
+	badProof    bool   // a proof was sent and did not verify
 	// queued: this client wants it added (valid proof, or a member
 	// admitted it here).
 	queued bool
@@ -422,6 +423,9 @@ func (s *Session) onJoinRequest(m inJoinRequest, now time.Time) {
 	a := &admitted{kp: kp, participant: m.participant, identity: id}
 	a.proofOK = s.adm != nil && len(m.proof) > 0 && s.adm.verifyProof(m.ref, m.proof)
 	a.badProof = len(m.proof) > 0 && !a.proofOK
+	if a.proofOK {
+		a.proof = bytes.Clone(m.proof)
+	}
 	a.queued = a.proofOK
 	s.joiners[key] = a
 	if a.queued {
