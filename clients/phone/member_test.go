@@ -41,7 +41,7 @@ func (f *fakeClient) Close() {
 	f.mu.Unlock()
 }
 
-func opusTone(t *testing.T, freq float64, frames int) [][]byte {
+func opusTone(t testing.TB, freq float64, frames int) [][]byte {
 	t.Helper()
 	enc, err := opus.NewEncoder(32000)
 	if err != nil {
