@@ -61,8 +61,10 @@ type E2EEOptions struct {
 	// ForbidPhones makes a meeting this bot creates forbid phones.
 	ForbidPhones bool
 	// WaitJoined makes Join return only once the bot is a member able to
-	// send (for a knocking bot: once admitted), bounded by ctx.
-	WaitJoined bool
+	// send (for a knocking bot: once admitted), bounded by ctx and
+	// JoinTimeout (zero: no bound but ctx).
+	WaitJoined  bool
+	JoinTimeout time.Duration
 	// Timing overrides the session's delays (zero: defaults).
 	Timing session.Timing
 }
@@ -83,7 +85,13 @@ func joinE2EE(ctx context.Context, l Link, creds Credentials, cfg Config, start 
 		return nil, err
 	}
 	if cfg.E2EE.WaitJoined {
-		if err := e.WaitJoined(ctx); err != nil {
+		wctx := ctx
+		if cfg.E2EE.JoinTimeout > 0 {
+			var cancel context.CancelFunc
+			wctx, cancel = context.WithTimeout(ctx, cfg.E2EE.JoinTimeout)
+			defer cancel()
+		}
+		if err := e.WaitJoined(wctx); err != nil {
 			e.Close()
 			return nil, err
 		}
@@ -392,7 +400,10 @@ func (e *E2EE) WaitJoined(ctx context.Context) error {
 	case <-e.joined:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("bot: waiting for the MLS group: %w", ctx.Err())
+		e.mu.Lock()
+		member, epoch, rj := e.s.Member(), e.s.Epoch(), len(e.rejected)
+		e.mu.Unlock()
+		return fmt.Errorf("bot: waiting for the MLS group (member %v, epoch %d, %d rejections): %w", member, epoch, rj, ctx.Err())
 	case <-e.done:
 		return e.Err()
 	}

@@ -33,6 +33,7 @@ import (
 func (s *server) e2eeConfig(name string) bot.Config {
 	cfg := s.config(name)
 	cfg.E2EE.WaitJoined = true
+	cfg.E2EE.JoinTimeout = 45 * time.Second
 	return cfg
 }
 
