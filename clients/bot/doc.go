@@ -16,6 +16,15 @@
 //     frames, decrypt failures, loss, end-to-end latency, layer and
 //     join-to-first-frame.
 //
+// A gateway uses the same participant with real audio (see gateway.go):
+// Config.Member makes its MLS credential say it is a phone gateway and which
+// phone it carries, Config.AudioSource supplies its Opus frames (nil:
+// muted, nothing sent), Config.AudioSink receives the other members'
+// decrypted Opus frames with the sender's identity, and JoinRoom knocks on
+// a room without the link secret. Reports list the phone gateways in the
+// roster (phone_members), and a bot creating a meeting can forbid phones
+// (E2EEOptions.ForbidPhones, a group context extension of e2ee/session).
+//
 // Every frame's plaintext carries a marker, a sequence number and a send
 // timestamp (see Payload). Frames are end-to-end encrypted with SFrame
 // (RFC 9605) by a FrameCipher before they reach the network; only the codec
