@@ -282,7 +282,7 @@ func (n *tracedNode) sampleOwnPorts() {
 		if pid <= 0 {
 			continue
 		}
-		ports := ownPorts(pid)
+		ports := ownPorts(pid, false)
 		n.mu.Lock()
 		for p := range ports {
 			n.own[p] = true
@@ -292,8 +292,9 @@ func (n *tracedNode) sampleOwnPorts() {
 }
 
 // ownPorts lists the local ports of the sockets process pid holds open:
-// the socket inodes of /proc/PID/fd matched in /proc/PID/net/{udp,tcp}{,6}.
-func ownPorts(pid int) map[int]bool {
+// the socket inodes of /proc/PID/fd matched in /proc/PID/net/{udp,tcp}{,6}
+// (only the udp tables with udpOnly).
+func ownPorts(pid int, udpOnly bool) map[int]bool {
 	inodes := map[string]bool{}
 	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	for _, fd := range fds {
@@ -303,7 +304,11 @@ func ownPorts(pid int) map[int]bool {
 		}
 	}
 	ports := map[int]bool{}
-	for _, table := range []string{"udp", "udp6", "tcp", "tcp6"} {
+	tables := []string{"udp", "udp6", "tcp", "tcp6"}
+	if udpOnly {
+		tables = tables[:2]
+	}
+	for _, table := range tables {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, table))
 		for _, line := range strings.Split(string(b), "\n")[1:] {
 			f := strings.Fields(line)
@@ -431,15 +436,16 @@ func TestNoPhoneHome(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "token.key"), []byte(hex.EncodeToString(tokenKey[:])+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		// Every node serves /metrics on its admin listener; n1's admin API
+		// is the one the test acts through.
 		args := []string{"--config", writeConfig(t, dir, cfg), "--listen", "127.0.0.1:0", "--redis", rds.URL(), "--node-id", id,
-			"--udp-port", "0", "--tcp-port", "-1", "--turn-port", "0", "--log-format", "json"}
+			"--udp-port", "0", "--tcp-port", "-1", "--turn-port", "0", "--log-format", "json", "--admin-listen", "127.0.0.1:0"}
 		if i == 0 {
 			out, err := exec.Command(bin, "admin", "create-key", "--data", dir, "--scopes", "all", "--ttl", "1h", "--label", "itest").Output()
 			if err != nil {
 				t.Fatalf("create-key: %v", err)
 			}
 			adminKey = regexp.MustCompile(`ck_\S+`).FindString(string(out))
-			args = append(args, "--admin-listen", "127.0.0.1:0")
 		}
 		nodes = append(nodes, startTraced(t, bin, id, dir, args...))
 	}
@@ -462,7 +468,9 @@ func TestNoPhoneHome(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			ports := ownPorts(os.Getpid())
+			// The bots' media and TURN client sockets: UDP only (a node never
+			// connects to a client over TCP).
+			ports := ownPorts(os.Getpid(), true)
 			clientsMu.Lock()
 			for p := range ports {
 				clients[p] = true
@@ -525,6 +533,29 @@ func TestNoPhoneHome(t *testing.T) {
 	}
 	for _, m := range meetings {
 		waitFor(t, 30*time.Second, "decrypted media on "+m.node.id, media(m.bots), m.bots...)
+	}
+	// The media plane's and the delivery service's metrics on the nodes
+	// that run the meetings.
+	for _, m := range meetings {
+		got := scrape(t, m.node.admin)
+		for _, name := range []string{"conclave_forwarded_packets_total", "conclave_forwarded_bytes_total", "conclave_received_packets_total"} {
+			if got[name] <= 0 {
+				t.Errorf("node %s: %s = %v during a meeting", m.node.id, name, got[name])
+			}
+		}
+		if got["conclave_ds_connections"] != 2 {
+			t.Errorf("node %s: conclave_ds_connections = %v, want the meeting's 2 bots", m.node.id, got["conclave_ds_connections"])
+		}
+		for _, name := range []string{"conclave_lost_packets_from_publishers_total", "conclave_lost_packets_to_subscribers_total",
+			"conclave_dropped_packets_slow_subscribers_total", "conclave_ds_send_queue_bytes", "conclave_ds_lobby_joiners"} {
+			if _, ok := got[name]; !ok {
+				t.Errorf("node %s: no metric %s", m.node.id, name)
+			}
+		}
+		t.Logf("node %s metrics: received %v, forwarded %v packets (%v bytes), lost from publishers %v, to subscribers %v, dropped %v; DS connections %v, queued %v bytes",
+			m.node.id, got["conclave_received_packets_total"], got["conclave_forwarded_packets_total"], got["conclave_forwarded_bytes_total"],
+			got["conclave_lost_packets_from_publishers_total"], got["conclave_lost_packets_to_subscribers_total"],
+			got["conclave_dropped_packets_slow_subscribers_total"], got["conclave_ds_connections"], got["conclave_ds_send_queue_bytes"])
 	}
 
 	// Admin actions through n1's admin API.
@@ -649,14 +680,40 @@ func firstLines(log []byte, bad map[string]int) string {
 	return strings.Join(out, "\n")
 }
 
+// scrape reads the unlabelled samples of a node's /metrics.
+func scrape(t *testing.T, admin string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 || strings.HasPrefix(f[0], "#") || strings.Contains(f[0], "{") {
+			continue
+		}
+		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+			out[f[0]] = v
+		}
+	}
+	return out
+}
+
 // summarize groups the clients' ports for the log.
 func summarize(seen map[string]int, a allowList) string {
 	clients, calls, selfPorts, selfCalls := 0, 0, 0, 0
 	var rest []string
 	for k, v := range seen {
-		if _, port, err := net.SplitHostPort(strings.TrimPrefix(strings.TrimPrefix(k, "AF_INET6 "), "AF_INET ")); err == nil {
+		hostPort := strings.TrimPrefix(strings.TrimPrefix(k, "AF_INET6 "), "AF_INET ")
+		if _, port, err := net.SplitHostPort(hostPort); err == nil {
 			p, _ := strconv.Atoi(port)
 			switch {
+			case a.exact[hostPort]:
+				rest = append(rest, fmt.Sprintf("configured %s x%d", hostPort, v))
+				continue
 			case p >= a.clientLo && p <= a.clientHi || a.clients[p]:
 				clients++
 				calls += v
