@@ -12,7 +12,10 @@ type Stats struct {
 	// arrival (RFC 3550, Appendix A.3's expected minus received, counted
 	// as gaps appear): packets lost between publisher and SFU. A late
 	// packet that fills a gap is not subtracted.
-	lostIn               atomic.Uint64
+	lostIn atomic.Uint64
+	// The publishers' readers write the counters above, and every
+	// subscriber's write the ones below: keep them on separate cache lines.
+	_                    [64]byte
 	packetsOut, bytesOut atomic.Uint64
 	// dropped counts packets not forwarded because a subscriber's queue was
 	// full (a slow subscriber).
