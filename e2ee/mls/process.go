@@ -2,6 +2,7 @@ package mls
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 
 	"conclave/e2ee/mls/internal/tls"
@@ -385,25 +386,49 @@ func (w *Group) checkCommitLeaf(old *Group, up *updatePath, committer tm.LeafInd
 	// Section 12.4.2: none of the public keys in the UpdatePath may
 	// appear in the new tree (the committer's old leaf aside, which the
 	// path replaces and which was checked above).
-	keys := map[string]bool{string(ln.encryptionKey): true}
+	fresh := make([][]byte, 0, len(up.nodes)+1)
+	fresh = append(fresh, ln.encryptionKey)
 	for _, n := range up.nodes {
-		if keys[string(n.encryptionKey)] {
-			return ruleError(ErrInvalidCommit, "12.4.2", "update path repeats a public key")
+		for _, k := range fresh {
+			if bytes.Equal(k, n.encryptionKey) {
+				return ruleError(ErrInvalidCommit, "12.4.2", "update path repeats a public key")
+			}
 		}
-		keys[string(n.encryptionKey)] = true
+		fresh = append(fresh, n.encryptionKey)
 	}
+	// This scan is the one step of processing a commit that grows with the
+	// group rather than with its depth, so each node costs one comparison
+	// of an 8-byte prefix per new key; full keys are compared only when a
+	// prefix matches.
+	prefixes := make([]uint64, len(fresh))
+	for i, k := range fresh {
+		prefixes[i] = keyPrefix(k)
+	}
+	sigPrefix := keyPrefix(ln.signatureKey)
 	for i, n := range w.tree.nodes {
 		if n == nil || (i%2 == 0 && tm.NodeIndex(i).Leaf() == committer) {
 			continue
 		}
-		if keys[string(n.encryptionKey())] {
-			return ruleError(ErrInvalidCommit, "12.4.2", "update path key already in node %d", i)
+		ek := n.encryptionKey()
+		p := keyPrefix(ek)
+		for j, q := range prefixes {
+			if p == q && bytes.Equal(ek, fresh[j]) {
+				return ruleError(ErrInvalidCommit, "12.4.2", "update path key already in node %d", i)
+			}
 		}
-		if n.leaf != nil && bytes.Equal(n.leaf.signatureKey, ln.signatureKey) {
+		if n.leaf != nil && keyPrefix(n.leaf.signatureKey) == sigPrefix && bytes.Equal(n.leaf.signatureKey, ln.signatureKey) {
 			return ruleError(ErrInvalidCommit, "7.3", "committer's signature key already used by leaf %d", i/2)
 		}
 	}
 	return nil
+}
+
+// keyPrefix returns the first 8 bytes of a public key as an integer (fewer
+// for shorter keys), a cheap first test of equality.
+func keyPrefix(k []byte) uint64 {
+	var b [8]byte
+	copy(b[:], k)
+	return binary.LittleEndian.Uint64(b[:])
 }
 
 // freeLeaf returns the leftmost blank leaf, or the first leaf past the

@@ -292,3 +292,37 @@ func TestProposeGroupContextExtensions(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitPathKeysUnique checks the rule of RFC 9420, Section 12.4.2
+// (and Section 16.8's uniqueness of tree key pairs): the keys of a received
+// UpdatePath must be new to the tree and distinct from one another.
+func TestCommitPathKeysUnique(t *testing.T) {
+	alice, bob, carol := threeMembers(t, 1, Config{})
+	w := alice.clone()
+	up, _, err := createUpdatePath(w.suite, w.cfg.rand(), w.tree, w.keys, w.own, w.tree.leaf(w.own).clone(), w.sig.priv, w.ctx.groupID, nil,
+		func(th []byte) []byte { w.ctx.treeHash = th; return w.encodedContext() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(up *updatePath) error {
+		return bob.clone().checkCommitLeaf(bob, up, alice.own, false, &applied{})
+	}
+	if err := check(up); err != nil {
+		t.Fatalf("valid path: %v", err)
+	}
+	if len(up.nodes) == 0 {
+		t.Fatal("expected a path with parent nodes")
+	}
+	reused := *up
+	reused.nodes = append([]updatePathNode(nil), up.nodes...)
+	reused.nodes[0].encryptionKey = carol.tree.leaf(carol.own).encryptionKey
+	if err := check(&reused); !errors.Is(err, ErrInvalidCommit) || !strings.Contains(err.Error(), "already in node") {
+		t.Fatalf("path key already in the tree: %v", err)
+	}
+	repeated := *up
+	repeated.nodes = append([]updatePathNode(nil), up.nodes...)
+	repeated.nodes[0].encryptionKey = up.leafNode.encryptionKey
+	if err := check(&repeated); !errors.Is(err, ErrInvalidCommit) || !strings.Contains(err.Error(), "repeats") {
+		t.Fatalf("path key repeated: %v", err)
+	}
+}

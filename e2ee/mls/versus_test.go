@@ -22,8 +22,9 @@ import (
 //   - process: processing that commit from the other side (Section
 //     12.4.2): Go at leaf 0 processes the ts-mls commit and ts-mls at leaf
 //     1 a Go commit;
-//   - welcome: a commit adding one member, reporting the Welcome's size
-//     (welcome-bytes), which carries the ratchet tree.
+//   - welcome: a commit adding one member, without an UpdatePath (ts-mls
+//     adds none to an Add-only commit; the Go default adds one), reporting
+//     the Welcome's size (welcome-bytes), which carries the ratchet tree.
 //
 // The group is BenchGroup's (every parent node keyed, as after each
 // member's first commit; see benchGroup) with leaf 1 handed to a ts-mls
@@ -140,7 +141,7 @@ func benchVersus(ctx context.Context, b *testing.B, peer *interop.Peer, cs mls.C
 		size := 0
 		cpu.start()
 		for b.Loop() {
-			res, err := g.Commit(mls.CommitOptions{Add: []*mls.KeyPackage{joiner}})
+			res, err := g.Commit(mls.CommitOptions{Add: []*mls.KeyPackage{joiner}, NoPath: true})
 			if err != nil {
 				b.Fatal(err)
 			}
