@@ -110,6 +110,9 @@ func (s *Session) onCommit(msg []byte, now time.Time) {
 		if err == nil {
 			err = s.checkAdded(ev, members[i])
 		}
+		if err == nil {
+			err = s.checkPhoneAllowed(members[i])
+		}
 		if err != nil {
 			g, lerr := mls.LoadGroup(before, s.mlsConfig())
 			if lerr == nil {

@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 
 	"conclave/e2ee/mls"
@@ -36,4 +37,21 @@ func (s *Session) PhonesForbidden() bool {
 		return false
 	}
 	return slices.ContainsFunc(s.group.Extensions(), func(e mls.Extension) bool { return e.Type == ExtensionPhonesForbidden })
+}
+
+// checkPhoneAllowed refuses a member added to a group that forbids phones
+// when its credential says it is a phone gateway, whoever committed it
+// (a modified client cannot bring one in either).
+func (s *Session) checkPhoneAllowed(m mls.Member) error {
+	if !s.PhonesForbidden() {
+		return nil
+	}
+	id, err := ParseIdentity(m.Credential.Identity)
+	if err != nil {
+		return err
+	}
+	if id.Kind == KindPhone {
+		return fmt.Errorf("%w: leaf %d is a phone gateway", ErrPhonesForbidden, m.Leaf)
+	}
+	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"conclave/e2ee/mls"
 )
 
 // A meeting created with ForbidPhones carries the extension in its group
@@ -70,6 +72,44 @@ func TestPhonesForbidden(t *testing.T) {
 			}
 			if !tc.forbid && !phone.s.Member() {
 				t.Error("the phone was not admitted into a meeting that allows phones")
+			}
+		})
+	}
+}
+
+// Whoever commits it, a phone gateway added to a group that forbids phones
+// is refused by every member's commit check (checkPhoneAllowed runs on each
+// Add of another member's commit after the admission evidence).
+func TestCheckPhoneAllowed(t *testing.T) {
+	cred := func(kind Kind) mls.Credential {
+		c, err := Identity{Participant: "P_X", DisplayName: "x", Kind: kind, Detail: "d"}.Credential()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	for _, tc := range []struct {
+		name   string
+		forbid bool
+		kind   Kind
+		want   error
+	}{
+		{"phone, forbidden", true, KindPhone, ErrPhonesForbidden},
+		{"bot, forbidden", true, KindBot, nil},
+		{"browser, forbidden", true, KindBrowser, nil},
+		{"phone, allowed", false, KindPhone, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := newNetwork(t)
+			s, err := New(Config{Identity: Identity{Participant: "P_a", DisplayName: "a", Kind: KindBot}, RoomID: testRoomID, LinkSecret: n.secret, ForbidPhones: tc.forbid})
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := n.attach("a", s)
+			n.settle(30*time.Second, converged(a))
+			err = a.s.checkPhoneAllowed(mls.Member{Leaf: 7, Credential: cred(tc.kind)})
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("checkPhoneAllowed = %v, want %v", err, tc.want)
 			}
 		})
 	}
