@@ -3,12 +3,13 @@
 // one global object, conclaveSession, through which the page runs its member
 // of the meeting's MLS group (docs/e2ee-protocol.md, "Client behaviour"):
 //
-//	create({participant, displayName, kind, detail, roomId, secret, log}) -> handle
+//	create({participant, displayName, kind, detail, roomId, secret, forbidPhones, log}) -> handle
 //	restore(config, savedBytes, nowMs) -> handle
 //	start(h, nowMs) / handle(h, dsMessage, nowMs) / tick(h, nowMs) -> Output
 //	deadline(h) -> ms since 1970 (0: only on input)
 //	admit(h, ref, nowMs) / refuse(h, ref) -> Output
 //	sendChat(h, text) / sendStatus(h, "hand"|"recording", on) -> Output
+//	phonesForbidden(h) -> boolean (the group context's 0xF0C1 extension)
 //	save(h) -> Uint8Array; close(h)
 //
 // Output is {send: [Uint8Array], events: [Event], error?: string}: send

@@ -102,7 +102,9 @@ func kindName(k session.Kind) string {
 	return "unknown"
 }
 
-// config reads {participant, displayName, kind, detail, roomId, secret, log}.
+// config reads {participant, displayName, kind, detail, roomId, secret,
+// forbidPhones, log}. forbidPhones (a boolean) applies only if this member
+// creates the meeting's group (session.Config.ForbidPhones).
 func config(v js.Value) (session.Config, error) {
 	if v.Type() != js.TypeObject {
 		return session.Config{}, errors.New("session wasm: config is not an object")
@@ -114,6 +116,13 @@ func config(v js.Value) (session.Config, error) {
 	cfg := session.Config{
 		Identity: session.Identity{Participant: str(v, "participant"), DisplayName: str(v, "displayName"), Kind: k, Detail: str(v, "detail")},
 		RoomID:   str(v, "roomId"),
+	}
+	switch fp := v.Get("forbidPhones"); fp.Type() {
+	case js.TypeBoolean:
+		cfg.ForbidPhones = fp.Bool()
+	case js.TypeUndefined, js.TypeNull:
+	default:
+		return session.Config{}, errors.New("session wasm: forbidPhones is not a boolean")
 	}
 	if s := v.Get("secret"); !s.IsNull() && !s.IsUndefined() {
 		cfg.LinkSecret = bytesOf(s)
@@ -287,6 +296,9 @@ func main() {
 				return nil, errors.New("session wasm: sendStatus(handle, kind string, on boolean)")
 			}
 			return output(s.SendStatus(session.StatusKind(arg(a, 1).String()), arg(a, 2).Bool())), nil
+		}),
+		"phonesForbidden": withSession(func(s *session.Session, _ []js.Value) (any, error) {
+			return s.PhonesForbidden(), nil
 		}),
 		"save": withSession(func(s *session.Session, _ []js.Value) (any, error) {
 			b, err := s.MarshalBinary()

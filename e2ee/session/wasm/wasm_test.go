@@ -22,7 +22,8 @@ import (
 // a browser session is told to create the group, answers GroupCreated and
 // Joined, reports the epoch (with a 16-byte SFrame base key and its leaf),
 // the roster, seals chat and status as Application messages, saves and
-// resumes, and turns garbage into an error value rather than stopping.
+// resumes, turns garbage into an error value rather than stopping, and
+// creates a group that forbids phones when the config says forbidPhones.
 func TestWasmUnderNode(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -78,6 +79,11 @@ func TestWasmUnderNode(t *testing.T) {
 		GarbageError     string
 		BadKindIsError   bool
 		BadHandleIsError bool
+
+		PhonesForbidden            bool
+		PhonesForbiddenBeforeGroup bool
+		PhonesForbiddenCreated     bool
+		BadForbidIsError           bool
 	}
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatalf("node output %q: %v", b, err)
@@ -123,4 +129,18 @@ func TestWasmUnderNode(t *testing.T) {
 	if got.Deadline != "number" || got.GarbageError == "" || !got.BadKindIsError || !got.BadHandleIsError {
 		t.Fatalf("deadline %q, garbage error %q, bad kind is error %v, bad handle is error %v", got.Deadline, got.GarbageError, got.BadKindIsError, got.BadHandleIsError)
 	}
+	t.Run("forbidPhones", func(t *testing.T) {
+		if got.PhonesForbidden {
+			t.Error("a group created without forbidPhones reports phones forbidden")
+		}
+		if got.PhonesForbiddenBeforeGroup {
+			t.Error("phonesForbidden is true before the group exists")
+		}
+		if !got.PhonesForbiddenCreated {
+			t.Error("a group created with forbidPhones: true does not report phones forbidden")
+		}
+		if !got.BadForbidIsError {
+			t.Error("a non-boolean forbidPhones was accepted")
+		}
+	})
 }

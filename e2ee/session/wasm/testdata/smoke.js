@@ -24,6 +24,12 @@ WebAssembly.instantiate(fs.readFileSync(process.argv[3]), go.importObject).then(
   const resume = chk(m.start(h2, now + 2));
   const garbage = chk(m.handle(h, new Uint8Array([1, 2, 3]), now + 3));
   const badKind = m.create({ ...cfg, kind: "alien" });
+  // The same creation with forbidPhones: the group context says so.
+  const hp = chk(m.create({ ...cfg, forbidPhones: true }));
+  chk(m.start(hp, now));
+  const beforeGroup = chk(m.phonesForbidden(hp));
+  chk(m.handle(hp, new Uint8Array(Buffer.from(process.argv[4], "hex")), now + 1));
+  const badForbid = m.create({ ...cfg, forbidPhones: "yes" });
   const badHandle = m.tick(99, now);
   console.log(JSON.stringify({
     hello: hello.send.map(hex),
@@ -37,6 +43,10 @@ WebAssembly.instantiate(fs.readFileSync(process.argv[3]), go.importObject).then(
     garbageError: garbage.error || "",
     badKindIsError: badKind instanceof Error,
     badHandleIsError: badHandle instanceof Error,
+    phonesForbidden: chk(m.phonesForbidden(h)),
+    phonesForbiddenBeforeGroup: beforeGroup,
+    phonesForbiddenCreated: chk(m.phonesForbidden(hp)),
+    badForbidIsError: badForbid instanceof Error,
   }));
   process.exit(0);
 });
