@@ -3,8 +3,7 @@
 
 import { ApiError, createMeeting } from './api';
 import { announce, h, icon, replace } from './dom';
-import { meetingLink, meetingPath, newSecret, parseLink } from './link';
-import { encodeBase64url } from './link';
+import { meetingFragment, meetingLink, meetingPath, newSecret, parseLink } from './link';
 import { bundleFooter } from './footer';
 
 export function renderHome(root: HTMLElement): void {
@@ -12,6 +11,10 @@ export function renderHome(root: HTMLElement): void {
   const status = h('p', { class: 'form-error', role: 'alert', id: 'home-error' });
   const result = h('div', { class: 'new-link', hidden: true });
 
+  // Whoever creates the meeting's group applies this choice from the link
+  // ("~nophones"); from then on the group context holds it.
+  const allowPhones = h('input', { type: 'checkbox', id: 'allow-phones', checked: true });
+  const allowPhonesRow = h('label', { class: 'check', for: 'allow-phones' }, allowPhones, 'Allow desk phones to dial in');
   const newButton = h('button', { class: 'btn primary', type: 'button', id: 'new-meeting' }, icon('cam'), 'New meeting');
   newButton.addEventListener('click', async () => {
     newButton.disabled = true;
@@ -19,8 +22,9 @@ export function renderHome(root: HTMLElement): void {
     try {
       const room = await createMeeting();
       const secret = newSecret();
-      const link = meetingLink(location.origin, room, secret);
-      showLink(result, link, `${meetingPath(room)}#${encodeBase64url(secret)}`);
+      const opts = { forbidPhones: !allowPhones.checked };
+      const link = meetingLink(location.origin, room, secret, opts);
+      showLink(result, link, `${meetingPath(room)}#${meetingFragment(secret, opts)}`);
       announce('New meeting link ready.');
     } catch (e) {
       status.textContent = e instanceof ApiError ? e.message : 'The meeting could not be created.';
@@ -78,7 +82,7 @@ export function renderHome(root: HTMLElement): void {
         { class: 'lead' },
         'Video meetings that the server cannot see or hear. Audio and video are encrypted in your browser; the key is in the link after "#", which your browser never sends to the server.',
       ),
-      h('div', { class: 'home-actions' }, newButton, result),
+      h('div', { class: 'home-actions' }, allowPhonesRow, newButton, result),
       joinForm,
       status,
     ),

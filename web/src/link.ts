@@ -3,6 +3,16 @@
 // roomID: 128 random bits from the server, base64url without padding (22 chars).
 // secret: 128 random bits made here with WebCrypto, base64url without padding,
 // carried in the fragment, which browsers never send to the server.
+//
+// A link for a meeting that forbids desk phones ends in "~nophones":
+//   <origin>/m/<roomID>#<secret>~nophones
+// Whichever member creates the meeting's MLS group puts the phones-forbidden
+// extension in its group context (docs/e2ee-protocol.md, "Phones forbidden");
+// from then on the group, not the link, is the source of truth. Links
+// without the suffix (all older ones) allow phones.
+
+/** The fragment suffix of a link whose meeting forbids phones. */
+export const noPhonesSuffix = '~nophones';
 
 /** A room ID as the server issued it (22 base64url characters). */
 export type RoomID = string & { readonly __brand: 'RoomID' };
@@ -36,20 +46,26 @@ export function meetingPath(room: RoomID): string {
   return `/m/${room}`;
 }
 
+/** meetingFragment is the fragment of a link (without "#"). */
+export function meetingFragment(secret: LinkSecret, opts: { forbidPhones?: boolean } = {}): string {
+  return encodeBase64url(secret) + (opts.forbidPhones === true ? noPhonesSuffix : '');
+}
+
 /** meetingLink builds the full capability link for origin. */
-export function meetingLink(origin: string, room: RoomID, secret: LinkSecret): string {
-  return `${origin}${meetingPath(room)}#${encodeBase64url(secret)}`;
+export function meetingLink(origin: string, room: RoomID, secret: LinkSecret, opts: { forbidPhones?: boolean } = {}): string {
+  return `${origin}${meetingPath(room)}#${meetingFragment(secret, opts)}`;
 }
 
 export type ParsedLink =
-  | { ok: true; room: RoomID; secret: LinkSecret | undefined }
+  | { ok: true; room: RoomID; secret: LinkSecret | undefined; forbidPhones: boolean }
   | { ok: false; reason: 'not-a-link' | 'other-server' | 'bad-secret' };
 
 /**
  * parseLink reads a meeting link pasted by the user, or the page's own location.
  * Links to another server are refused: this page can only join meetings of the
  * server that served it. A missing fragment is reported as secret undefined; a
- * malformed one as bad-secret.
+ * malformed one as bad-secret. forbidPhones is whether the fragment ends in
+ * noPhonesSuffix (applied only if this browser creates the group).
  */
 export function parseLink(input: string, origin: string): ParsedLink {
   let url: URL;
@@ -62,11 +78,13 @@ export function parseLink(input: string, origin: string): ParsedLink {
   const room = m?.[1] !== undefined ? parseRoomID(m[1]) : undefined;
   if (room === undefined) return { ok: false, reason: 'not-a-link' };
   if (url.origin !== origin) return { ok: false, reason: 'other-server' };
-  const frag = url.hash.replace(/^#/, '');
-  if (frag === '') return { ok: true, room, secret: undefined };
+  let frag = url.hash.replace(/^#/, '');
+  const forbidPhones = frag.endsWith(noPhonesSuffix);
+  if (forbidPhones) frag = frag.slice(0, -noPhonesSuffix.length);
+  if (frag === '') return { ok: true, room, secret: undefined, forbidPhones };
   const secret = parseSecret(frag);
   if (secret === undefined) return { ok: false, reason: 'bad-secret' };
-  return { ok: true, room, secret };
+  return { ok: true, room, secret, forbidPhones };
 }
 
 /** encodeBase64url encodes bytes as base64url without padding. */

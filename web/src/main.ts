@@ -45,7 +45,7 @@ function route(root: HTMLElement): void {
   // Without the secret the prejoin says so, and the meeting waits in the
   // lobby until a member admits this browser.
   renderPrejoin(root, parsed.room, parsed.secret, (choice) => {
-    const security = (c: typeof choice) => mlsSecurity({ room: c.room, secret: c.secret, name: c.name });
+    const security = (c: typeof choice) => mlsSecurity({ room: c.room, secret: c.secret, name: c.name, forbidPhones: parsed.forbidPhones });
     void runMeeting(root, choice, security, (end) => renderEnd(root, end));
   });
 }

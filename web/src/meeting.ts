@@ -110,6 +110,7 @@ export async function runMeeting(
   const lobbyList = h('div', { id: 'panel-lobby' });
   const peopleHeading = h('h2', { id: 'people-heading' }, 'People');
   const peopleNote = h('p', { class: 'hint', id: 'people-note' });
+  const phonesNote = h('p', { class: 'hint', id: 'phones-forbidden', hidden: true }, 'Desk phones cannot join this meeting.');
   const codeView = h('p', { class: 'security-code', id: 'people-security-code' });
   const securityBox = h(
     'section',
@@ -118,7 +119,7 @@ export async function runMeeting(
     codeView,
     h('p', { class: 'hint' }, 'Read this code aloud and ask the others to check that their screens show the same digits. If everyone sees the same code, the meeting reaches only the people listed here. It changes whenever someone joins or leaves.'),
   );
-  const panel = h('aside', { class: 'panel', id: 'people-panel', 'aria-labelledby': 'people-heading', hidden: true }, securityBox, peopleHeading, peopleNote, lobbyList, peopleList, outsiderList);
+  const panel = h('aside', { class: 'panel', id: 'people-panel', 'aria-labelledby': 'people-heading', hidden: true }, securityBox, peopleHeading, peopleNote, phonesNote, lobbyList, peopleList, outsiderList);
   const lobbyBox = h('div', { class: 'lobby-requests', id: 'lobby-requests', 'aria-live': 'polite' });
   const audioStart = h('button', { class: 'btn primary start-audio', type: 'button', id: 'start-audio', hidden: true }, 'Click to hear the others');
 
@@ -341,17 +342,19 @@ export async function runMeeting(
       const refuse = h('button', { class: 'btn', type: 'button', 'data-action': 'refuse' }, 'Refuse');
       admit.addEventListener('click', () => security.admit(w.id));
       refuse.addEventListener('click', () => security.refuse(w.id));
+      // A phone gateway in a meeting whose group forbids phones cannot be let in: no Let-in button.
+      const what = w.forbidden ? 'refused: desk phones cannot join this meeting' : w.badProof ? 'is waiting to join with a wrong or old link' : 'is waiting to join';
       return h(
         'div',
-        { class: 'row lobby-request', 'data-lobby-id': w.id },
+        { class: 'row lobby-request', 'data-lobby-id': w.id, 'data-forbidden': String(w.forbidden) },
         h('span', { class: 'lobby-name' }, w.name),
         h('span', { class: `kind kind-${w.kind}` }, kindLabel[w.kind]),
-        h('span', { class: 'hint' }, w.badProof ? 'is waiting to join with a wrong or old link' : 'is waiting to join'),
-        admit,
+        h('span', { class: 'hint' }, what),
+        !w.forbidden && admit,
         refuse,
       );
     });
-    const key = info.lobby.map((w) => w.id).join(',');
+    const key = info.lobby.map((w) => `${w.id}${w.forbidden ? '!' : ''}`).join(',');
     if (lobbyBox.dataset['key'] !== key) {
       lobbyBox.dataset['key'] = key;
       if (rows.length > 0 && rows.length > Number(lobbyBox.dataset['count'] ?? '0')) announce(`${info.lobby[info.lobby.length - 1]?.name ?? 'Someone'} is waiting to join`);
@@ -361,6 +364,7 @@ export async function runMeeting(
   }
 
   function paintPeople(info: SecurityInfo): void {
+    phonesNote.hidden = !info.phonesForbidden;
     const roster = info.roster;
     const all: Participant[] = [lp, ...room.remoteParticipants.values()];
     if (roster !== undefined) {

@@ -53,6 +53,8 @@ export interface SessionConfig {
   roomId: string;
   /** The link's fragment secret, or undefined to knock. */
   secret: Uint8Array | undefined;
+  /** If this member creates the group, forbid phone gateways in it (group context extension 0xF0C1). */
+  forbidPhones?: boolean;
   log?: boolean;
 }
 
@@ -69,6 +71,7 @@ interface ConclaveSessionAPI {
   refuse(h: Handle, ref: Uint8Array): SessionOutput | Error;
   sendChat(h: Handle, text: string): SessionOutput | Error;
   sendStatus(h: Handle, kind: 'hand' | 'recording', on: boolean): SessionOutput | Error;
+  phonesForbidden(h: Handle): boolean | Error;
   close(h: Handle): null | Error;
 }
 
@@ -156,6 +159,10 @@ export class MlsSession {
   }
   sendStatus(kind: 'hand' | 'recording', on: boolean): SessionOutput {
     return check(this.api.sendStatus(this.h, kind, on));
+  }
+  /** phonesForbidden reports whether the group's context forbids phone gateways (false before joining). */
+  phonesForbidden(): boolean {
+    return check(this.api.phonesForbidden(this.h));
   }
   close(): void {
     this.api.close(this.h);

@@ -34,6 +34,8 @@ export interface MlsSecurityOptions {
   /** The link's fragment secret; undefined to knock. */
   secret: LinkSecret | undefined;
   name: string;
+  /** If this browser creates the meeting's group, forbid phones in it (the link's "~nophones"). */
+  forbidPhones?: boolean;
 }
 
 function kindOf(k: ClientKind): MemberKind {
@@ -311,6 +313,7 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
           kind: 'browser',
           roomId: opts.room,
           secret: opts.secret,
+          forbidPhones: opts.forbidPhones === true,
         });
         signal.throwIfAborted();
         // Counters from the start: they show that nothing arrives or leaves before keys.
@@ -337,6 +340,7 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
     },
     info() {
       const r = roster();
+      const phonesForbidden = session?.phonesForbidden() ?? false;
       return {
         phase,
         failure,
@@ -347,7 +351,8 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
         securityCode: code,
         roster: r,
         outsiders: outsiders(),
-        lobby: waiting.map((w) => ({ id: hex(w.ref), name: w.displayName, kind: kindOf(w.kind), badProof: w.badProof })),
+        lobby: waiting.map((w) => ({ id: hex(w.ref), name: w.displayName, kind: kindOf(w.kind), badProof: w.badProof, forbidden: phonesForbidden && w.kind === 'phone' })),
+        phonesForbidden,
         chat: chat.slice(),
         banners: bannersFor(r),
         rejections: rejections.slice(),
@@ -360,7 +365,9 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
     stats: () => stats,
     admit(id) {
       const w = waiting.find((x) => hex(x.ref) === id);
-      if (w !== undefined) void run((s) => s.admit(w.ref));
+      // The session would refuse it too (ErrPhonesForbidden); do not try.
+      if (w === undefined || (w.kind === 'phone' && session?.phonesForbidden() === true)) return;
+      void run((s) => s.admit(w.ref));
     },
     refuse(id) {
       const w = waiting.find((x) => hex(x.ref) === id);

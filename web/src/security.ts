@@ -39,6 +39,8 @@ export interface LobbyRequest {
   kind: MemberKind;
   /** It came with a link whose secret did not match (old or wrong link). */
   badProof: boolean;
+  /** The group cannot admit it (a phone gateway in a meeting that forbids phones): refuse only. */
+  forbidden: boolean;
 }
 
 export interface ChatMessage {
@@ -94,6 +96,8 @@ export interface SecurityInfo {
   /** Joiners waiting in the lobby. */
   lobby: LobbyRequest[];
   chat: ChatMessage[];
+  /** The MLS group's context forbids phone gateways (never from the link: from the group). */
+  phonesForbidden: boolean;
   /** Non-dismissable warnings (a phone gateway or a recording is present). */
   banners: string[];
   /** What the group refused (a server attack, a bad message), newest last. */
