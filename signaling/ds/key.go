@@ -1,15 +1,11 @@
 package ds
 
 import (
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
-	"strings"
 
 	"conclave/e2ee/mls"
+	"conclave/internal/secretfile"
 )
 
 // KeyFile is the name of the DS signing key in the data folder.
@@ -28,55 +24,20 @@ const CredentialIdentity = "conclave-ds"
 // anyone but its owner is refused rather than used.
 func LoadOrCreateKey(dir string) (*mls.SignatureKey, error) {
 	path := filepath.Join(dir, KeyFile)
-	st, err := os.Stat(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return createKey(dir, path)
-	case err != nil:
-		return nil, fmt.Errorf("ds: key: %w", err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("ds: key: %s is readable by others (mode %v); run: chmod 600 %s", path, st.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("ds: key: %w", err)
-	}
-	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
-	if err != nil {
-		return nil, fmt.Errorf("ds: key: %s does not hold a hex key", path)
-	}
-	k, err := mls.ParseSignatureKey(CipherSuite, raw)
-	clear(raw)
-	if err != nil {
-		return nil, fmt.Errorf("ds: key: %s: %w", path, err)
-	}
-	return k, nil
-}
-
-func createKey(dir, path string) (*mls.SignatureKey, error) {
-	k, err := mls.GenerateSignatureKey(CipherSuite, nil)
-	if err != nil {
-		return nil, fmt.Errorf("ds: key: %w", err)
-	}
-	raw, err := k.Bytes()
+	raw, err := secretfile.LoadOrCreate(path, func() ([]byte, error) {
+		k, err := mls.GenerateSignatureKey(CipherSuite, nil)
+		if err != nil {
+			return nil, err
+		}
+		return k.Bytes()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("ds: key: %w", err)
 	}
 	defer clear(raw)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("ds: key: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	k, err := mls.ParseSignatureKey(CipherSuite, raw)
 	if err != nil {
-		return nil, fmt.Errorf("ds: key: %w", err)
-	}
-	if _, err := f.WriteString(hex.EncodeToString(raw) + "\n"); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("ds: key: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("ds: key: %w", err)
+		return nil, fmt.Errorf("ds: key: %s: %w", path, err)
 	}
 	return k, nil
 }

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"conclave/internal/secretfile"
 )
 
 // CodeDigits is the length of a dial-in code.
@@ -106,27 +108,15 @@ func NewDirectory(key []byte, path string) (*Directory, error) {
 	return d, nil
 }
 
-// LoadKey reads a 32-byte key file, creating it (0600) if it does not
-// exist, and refusing one that group or others can read.
+// LoadKey reads the 32-byte key file (hex, see internal/secretfile),
+// creating it (0600) if it does not exist, and refusing one that group or
+// others can read.
 func LoadKey(path string) ([]byte, error) {
-	st, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
+	k, err := secretfile.LoadOrCreate(path, func() ([]byte, error) {
 		k := make([]byte, 32)
-		if _, err := rand.Read(k); err != nil {
-			return nil, fmt.Errorf("dialin: new key: %w", err)
-		}
-		if err := os.WriteFile(path, k, 0o600); err != nil {
-			return nil, fmt.Errorf("dialin: write key: %w", err)
-		}
-		return k, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrKey, err)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s is readable by others (mode %v)", ErrKey, path, st.Mode().Perm())
-	}
-	k, err := os.ReadFile(path)
+		_, err := rand.Read(k)
+		return k, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrKey, err)
 	}
