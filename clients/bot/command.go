@@ -50,7 +50,7 @@ func parsePublish(s string) (audio, video bool, err error) {
 func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	link := fs.String("link", "", "meeting link http://HOST:PORT/m/<room>#<secret>")
+	link := fs.String("link", "", "meeting link http://HOST:PORT/m/<room>#<secret> (a fragment ending in ~nophones forbids phones if this bot creates the group)")
 	url := fs.String("url", "", "signal server URL ws://HOST:PORT, with --token, instead of --link (e.g. a LiveKit server)")
 	token := fs.String("token", "", "access token for --url")
 	secret := fs.String("secret", "", "with --url: base64url link secret, the admission proof's key")

@@ -79,7 +79,7 @@ func joinE2EE(ctx context.Context, l Link, creds Credentials, cfg Config, start 
 	}
 	e, err := DialE2EE(ctx, creds.URL, creds.Token, E2EEConfig{
 		RoomID: l.RoomID, Secret: secret, Participant: creds.Identity, Name: cfg.Name,
-		AdmitAll: cfg.E2EE.AdmitAll, Member: cfg.Member, ForbidPhones: cfg.E2EE.ForbidPhones, Dialer: cfg.Dialer, Logger: cfg.Logger, Timing: cfg.E2EE.Timing,
+		AdmitAll: cfg.E2EE.AdmitAll, Member: cfg.Member, ForbidPhones: cfg.E2EE.ForbidPhones || l.ForbidPhones, Dialer: cfg.Dialer, Logger: cfg.Logger, Timing: cfg.E2EE.Timing,
 	})
 	if err != nil {
 		return nil, err

@@ -17,7 +17,7 @@ import (
 // Errors returned when joining from a link.
 var (
 	// ErrBadLink is returned for a meeting link that is not of the form
-	// http(s)://HOST[:PORT]/m/<roomID>#<secret>.
+	// http(s)://HOST[:PORT]/m/<roomID>#<secret>[~nophones].
 	ErrBadLink = errors.New("bot: malformed meeting link")
 	// ErrNoSuchMeeting is returned when the server answers 404 to /api/join:
 	// the room does not exist (the server answers wrong and unknown rooms alike).
@@ -33,9 +33,13 @@ const (
 	linkSecretLen = 16 // 128 bits
 	// maxJoinResponse bounds the /api/join answer we are willing to read.
 	maxJoinResponse = 64 << 10
+	// NoPhonesSuffix ends the fragment of a link whose meeting forbids phone
+	// gateways (docs/e2ee-protocol.md, "Phones forbidden"; web/src/link.ts).
+	NoPhonesSuffix = "~nophones"
 )
 
-// Link is a parsed meeting link http://HOST:PORT/m/<roomID>#<secret>.
+// Link is a parsed meeting link http://HOST:PORT/m/<roomID>#<secret>, its
+// fragment optionally ending in NoPhonesSuffix.
 // The secret lives only in the URL fragment, which is never sent to the
 // server; Link redacts it when logged.
 type Link struct {
@@ -45,6 +49,10 @@ type Link struct {
 	RoomID string
 	// Secret is the 16-byte fragment secret that keys the meeting.
 	Secret []byte
+	// ForbidPhones: the fragment ends in NoPhonesSuffix, so a group this
+	// bot creates forbids phone gateways. Once the group exists its context,
+	// not the link, says whether phones may join.
+	ForbidPhones bool
 }
 
 // LogValue implements slog.LogValuer: it logs the origin only.
@@ -74,7 +82,8 @@ func ParseLink(s string) (Link, error) {
 	if raw, err := base64.RawURLEncoding.DecodeString(room); err != nil || len(raw) != 16 {
 		return Link{}, fmt.Errorf("%w: room ID is not 128 bits of base64url", ErrBadLink)
 	}
-	secret, err := base64.RawURLEncoding.DecodeString(u.Fragment)
+	frag, forbidPhones := strings.CutSuffix(u.Fragment, NoPhonesSuffix)
+	secret, err := base64.RawURLEncoding.DecodeString(frag)
 	if err != nil || len(secret) != linkSecretLen {
 		return Link{}, fmt.Errorf("%w: fragment is not a 128-bit base64url secret", ErrBadLink)
 	}
@@ -82,6 +91,8 @@ func ParseLink(s string) (Link, error) {
 		Base:   &url.URL{Scheme: u.Scheme, Host: u.Host},
 		RoomID: room,
 		Secret: secret,
+
+		ForbidPhones: forbidPhones,
 	}, nil
 }
 

@@ -20,20 +20,25 @@ const (
 
 func TestParseLink(t *testing.T) {
 	cases := []struct {
-		name, link string
-		ok         bool
+		name, link   string
+		ok, noPhones bool
 	}{
-		{"valid", "http://127.0.0.1:8080/m/" + testRoom + "#" + testSecret, true},
-		{"valid https", "https://meet.example.org/m/" + testRoom + "#" + testSecret, true},
-		{"ftp scheme", "ftp://127.0.0.1/m/" + testRoom + "#" + testSecret, false},
-		{"no host", "http:///m/" + testRoom + "#" + testSecret, false},
-		{"wrong path", "http://h/x/" + testRoom + "#" + testSecret, false},
-		{"short room", "http://h/m/" + testRoom[:21] + "#" + testSecret, false},
-		{"room not base64url", "http://h/m/" + strings.Repeat("*", 22) + "#" + testSecret, false},
-		{"no secret", "http://h/m/" + testRoom, false},
-		{"short secret", "http://h/m/" + testRoom + "#" + testSecret[:20], false},
-		{"long secret", "http://h/m/" + testRoom + "#" + testSecret + "AAAA", false},
-		{"trailing path", "http://h/m/" + testRoom + "/x#" + testSecret, false},
+		{"valid", "http://127.0.0.1:8080/m/" + testRoom + "#" + testSecret, true, false},
+		{"valid https", "https://meet.example.org/m/" + testRoom + "#" + testSecret, true, false},
+		{"no phones", "http://127.0.0.1:8080/m/" + testRoom + "#" + testSecret + NoPhonesSuffix, true, true},
+		{"suffix twice", "http://h/m/" + testRoom + "#" + testSecret + NoPhonesSuffix + NoPhonesSuffix, false, false},
+		{"unknown suffix", "http://h/m/" + testRoom + "#" + testSecret + "~phones", false, false},
+		{"suffix only", "http://h/m/" + testRoom + "#" + NoPhonesSuffix, false, false},
+		{"suffix before secret", "http://h/m/" + testRoom + "#" + NoPhonesSuffix + testSecret, false, false},
+		{"ftp scheme", "ftp://127.0.0.1/m/" + testRoom + "#" + testSecret, false, false},
+		{"no host", "http:///m/" + testRoom + "#" + testSecret, false, false},
+		{"wrong path", "http://h/x/" + testRoom + "#" + testSecret, false, false},
+		{"short room", "http://h/m/" + testRoom[:21] + "#" + testSecret, false, false},
+		{"room not base64url", "http://h/m/" + strings.Repeat("*", 22) + "#" + testSecret, false, false},
+		{"no secret", "http://h/m/" + testRoom, false, false},
+		{"short secret", "http://h/m/" + testRoom + "#" + testSecret[:20], false, false},
+		{"long secret", "http://h/m/" + testRoom + "#" + testSecret + "AAAA", false, false},
+		{"trailing path", "http://h/m/" + testRoom + "/x#" + testSecret, false, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,6 +57,9 @@ func TestParseLink(t *testing.T) {
 			}
 			if l.Base.Path != "" || l.Base.Fragment != "" {
 				t.Errorf("base %v keeps more than the origin", l.Base)
+			}
+			if l.ForbidPhones != tc.noPhones {
+				t.Errorf("ForbidPhones %v, want %v", l.ForbidPhones, tc.noPhones)
 			}
 		})
 	}
