@@ -67,23 +67,23 @@ func runDial(t *testing.T, tc dialCase) {
 	if tc.transport != "udp" {
 		uri += ";transport=" + tc.transport
 	}
-	phone.command("dial", uri)
-	phone.waitEvent(15*time.Second, "CALL_ESTABLISHED")
+	phone.Command("dial", uri)
+	phone.WaitEvent(15*time.Second, "CALL_ESTABLISHED")
 
 	// The enter-code prompt plays; then dial the code.
 	waitFor(t, 10*time.Second, "the enter-code prompt", func() bool {
-		pcm, rate := phone.recording()
+		pcm, rate := phone.Recording()
 		return toneSpans(pcm, rate, 660, meetingTone) >= 3 && toneSpans(pcm, rate, 880, meetingTone) >= 3
 	})
-	phone.command("sndcode", tg.code+"#")
+	phone.Command("sndcode", tg.code+"#")
 
 	// Waiting tone in the lobby, then the meeting's tone.
 	waitFor(t, 15*time.Second, "the waiting tone", func() bool {
-		pcm, rate := phone.recording()
+		pcm, rate := phone.Recording()
 		return toneSpans(pcm, rate, 425, 660, 880, meetingTone) >= 10
 	})
 	waitFor(t, 15*time.Second, "the meeting's tone at the phone", func() bool {
-		pcm, rate := phone.recording()
+		pcm, rate := phone.Recording()
 		return toneSpans(pcm, rate, meetingTone, 425, 660, 880) >= 25
 	})
 	waitFor(t, 10*time.Second, "the phone's tone in the meeting", func() bool {
@@ -92,7 +92,7 @@ func runDial(t *testing.T, tc dialCase) {
 	// Before admission nothing of the phone reached the meeting, and
 	// nothing of the meeting reached the phone (the recording up to the
 	// waiting tone has no meeting tone).
-	pcm, rate := phone.recording()
+	pcm, rate := phone.Recording()
 	first425 := firstSpan(pcm, rate, 425)
 	if first425 < 0 || toneSpans(pcm[:first425], rate, meetingTone, 660, 880, 425) > 0 {
 		t.Errorf("meeting audio heard before the lobby ended (first waiting tone at %d)", first425)
@@ -111,7 +111,7 @@ func runDial(t *testing.T, tc dialCase) {
 	if tc.user == "desk1" {
 		// *6 mutes: the meeting stops getting the phone's audio; *6
 		// again unmutes.
-		phone.command("sndcode", "*6")
+		phone.Command("sndcode", "*6")
 		waitFor(t, 5*time.Second, "mute", func() bool {
 			tg.g.mu.Lock()
 			defer tg.g.mu.Unlock()
@@ -125,19 +125,19 @@ func runDial(t *testing.T, tc dialCase) {
 		})
 		n := len(m.phoneAudio())
 		waitFor(t, 5*time.Second, "the muted tone at the phone", func() bool {
-			pcm, rate := phone.recording()
+			pcm, rate := phone.Recording()
 			return toneSpans(pcm, rate, 350, meetingTone) >= 3
 		})
 		if got := len(m.phoneAudio()); got > n+960 {
 			t.Fatalf("muted phone still sent %d samples", got-n)
 		}
-		phone.command("sndcode", "*6")
+		phone.Command("sndcode", "*6")
 		waitFor(t, 5*time.Second, "audio after unmute", func() bool { return len(m.phoneAudio()) > n+24000 })
 	}
 
 	// The meeting goes away: the phone is told and hung up.
 	m.leg(0).end()
-	phone.waitEvent(15*time.Second, "CALL_CLOSED")
+	phone.WaitEvent(15*time.Second, "CALL_CLOSED")
 	waitFor(t, 5*time.Second, "the call to end", func() bool { return tg.g.Calls() == 0 })
 }
 

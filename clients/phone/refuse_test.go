@@ -110,13 +110,13 @@ func TestSRTPRequiredRefusesPlainRTP(t *testing.T) {
 // enter-code prompt plays.
 func dialAndEnter(t *testing.T, tg *testGateway, phone *baresip, digits string) {
 	t.Helper()
-	phone.command("dial", fmt.Sprintf("sip:conclave@%s", tg.g.Addr("udp")))
-	phone.waitEvent(15*time.Second, "CALL_ESTABLISHED")
+	phone.Command("dial", fmt.Sprintf("sip:conclave@%s", tg.g.Addr("udp")))
+	phone.WaitEvent(15*time.Second, "CALL_ESTABLISHED")
 	waitFor(t, 10*time.Second, "the enter-code prompt", func() bool {
-		pcm, rate := phone.recording()
+		pcm, rate := phone.Recording()
 		return toneSpans(pcm, rate, 660) >= 3
 	})
-	phone.command("sndcode", digits)
+	phone.Command("sndcode", digits)
 }
 
 func TestWrongCodesHangUp(t *testing.T) {
@@ -128,12 +128,12 @@ func TestWrongCodesHangUp(t *testing.T) {
 	wrong[9] = '0' + (wrong[9]-'0'+1)%10
 	dialAndEnter(t, tg, phone, string(wrong)+"#")
 	waitFor(t, 10*time.Second, "the wrong-code tone", func() bool {
-		pcm, rate := phone.recording()
+		pcm, rate := phone.Recording()
 		return toneSpans(pcm, rate, 913.8, 1370.6, 660, 880) >= 5 && toneSpans(pcm, rate, 1776.7, 1370.6, 660, 880) >= 5
 	})
-	phone.command("sndcode", "123#")
-	phone.command("sndcode", "0000000000")
-	phone.waitEvent(20*time.Second, "CALL_CLOSED")
+	phone.Command("sndcode", "123#")
+	phone.Command("sndcode", "0000000000")
+	phone.WaitEvent(20*time.Second, "CALL_CLOSED")
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if len(m.joined) != 0 {
@@ -152,10 +152,10 @@ func TestForbiddenMeetingRefuses(t *testing.T) {
 	phone := startBaresip(t, baresipConfig{Account: "<sip:+15550101@127.0.0.1>;regint=0;audio_codecs=PCMA/8000/1", ToneHz: phoneTone})
 	dialAndEnter(t, tg, phone, tg.code+"#")
 	waitFor(t, 10*time.Second, "the refusal tones", func() bool {
-		pcm, rate := phone.recording()
+		pcm, rate := phone.Recording()
 		return toneSpans(pcm, rate, 783.99, 523.25, 659.25) >= 3 && toneSpans(pcm, rate, 523.25, 783.99, 659.25) >= 5
 	})
-	phone.waitEvent(10*time.Second, "CALL_CLOSED")
+	phone.WaitEvent(10*time.Second, "CALL_CLOSED")
 	if len(m.phoneAudio()) != 0 {
 		t.Fatal("phone audio reached a meeting that forbids phones")
 	}
