@@ -24,7 +24,7 @@ func TestCommandUsersAndCodes(t *testing.T) {
 		t.Fatalf("output %q", out.String())
 	}
 	pass := strings.TrimSpace(out.String()[strings.Index(out.String(), "password ")+9:])
-	key, err := os.ReadFile(filepath.Join(data, keyFileName))
+	key, err := dialin.LoadKey(filepath.Join(data, keyFileName))
 	if err != nil {
 		t.Fatal(err)
 	}
