@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"conclave/e2ee/session"
 )
 
 // ParseQuality parses "low", "medium" or "high".
@@ -58,6 +60,7 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	knock := fs.Bool("secret-less", false, "join without the link secret: wait in the lobby until a member admits the bot")
 	admitAll := fs.Bool("admit-all", false, "admit every joiner waiting in the lobby")
 	forbidPhones := fs.Bool("forbid-phones", false, "if this bot creates the meeting's group, forbid phone gateways in it")
+	phone := fs.String("phone-gateway", "", "knock with --link as a phone gateway member carrying this phone (e.g. \"+15550100 via gw-1\"): its credential's kind is phone, it never uses the link secret, and it leaves a meeting that forbids phones")
 	chat := fs.String("chat", "", "send this end-to-end encrypted chat message once joined")
 	name := fs.String("name", "bot", "display name")
 	duration := fs.Duration("duration", 20*time.Second, "how long to stay (0: until interrupted)")
@@ -96,6 +99,15 @@ func Command(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer cancel()
 	var b *Bot
 	switch {
+	case *phone != "" && *link != "" && *url == "":
+		l, perr := ParseLink(*link)
+		if perr != nil {
+			return perr
+		}
+		cfg.Member = MemberIdentity{Kind: session.KindPhone, Detail: *phone}
+		b, err = JoinRoom(ctx, l.Base, l.RoomID, cfg)
+	case *phone != "":
+		return errors.New("bot: --phone-gateway needs --link")
 	case *link != "" && *url == "":
 		b, err = Join(ctx, *link, cfg)
 	case *link == "" && *url != "" && *token != "":
