@@ -30,8 +30,19 @@ func TestSimulcastLayerSelection(t *testing.T) {
 		}
 		return ""
 	})
-	if st := b.Received()[video.Sid]; st.Layers[0]+st.Layers[1] != 0 {
-		t.Fatalf("lower layers leaked into a high-quality subscription: %v", st.Layers)
+	// Until the high layer's first packets reach the SFU, the subscriber may
+	// be given the nearest active lower layer (simulcast.Select: a frozen
+	// picture is worse than a smaller one); on a loaded machine the f stream
+	// can attach after h. Once on high, no lower layer may be mixed in.
+	onHigh := b.Received()[video.Sid]
+	rtctest.Eventually(t, 10*time.Second, func() string {
+		if st := b.Received()[video.Sid]; st.Layers[2] < onHigh.Layers[2]+30 {
+			return fmt.Sprintf("high layer stalled: %v", st.Layers)
+		}
+		return ""
+	})
+	if st := b.Received()[video.Sid]; st.Layers[0] != onHigh.Layers[0] || st.Layers[1] != onHigh.Layers[1] {
+		t.Fatalf("lower layers leaked into a high-quality subscription: %v after %v", st.Layers, onHigh.Layers)
 	}
 	// Asking for LOW switches to the low layer, starting at a keyframe.
 	before := b.Received()[video.Sid]
