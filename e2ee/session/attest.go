@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // Attestation (an addition to docs/e2ee-protocol.md, "Client behaviour").
@@ -36,9 +37,15 @@ const (
 	attestType        = "attest"
 )
 
-func (s *Session) requestAttestation() {
+// attestRetry is how long a joiner waits for an attestation before asking
+// again. A request sealed in an epoch that the others have left is dropped,
+// and a quiet group has no next epoch to ask in.
+const attestRetry = time.Second
+
+func (s *Session) requestAttestation(now time.Time) {
 	b, _ := json.Marshal(appMessage{Type: attestRequestType})
 	s.chatQueue = append(s.chatQueue, b)
+	s.attestAt = now.Add(attestRetry)
 }
 
 // onAttestRequest answers a joiner at leaf if this member is the one to.
@@ -46,11 +53,11 @@ func (s *Session) onAttestRequest(leaf uint32) {
 	if s.adm == nil || s.unattested {
 		return
 	}
-	committer, ok := s.addedBy[leaf]
-	if ok && committer != s.group.OwnLeaf() {
-		return
-	}
-	if !ok && s.rank() != 0 {
+	// The member that added the joiner answers, and so does the
+	// lowest-ranked online member: the committer may have left since, or
+	// this member may have joined after the commit. A second answer is
+	// harmless; none would leave the joiner mute.
+	if committer, ok := s.addedBy[leaf]; (!ok || committer != s.group.OwnLeaf()) && s.rank() != 0 {
 		return
 	}
 	l := leaf
@@ -72,6 +79,7 @@ func (s *Session) onAttestation(am appMessage, epoch uint64) {
 		return
 	}
 	s.unattested = false
+	s.attestAt = time.Time{}
 	s.log.Info("session: group attested", "epoch", s.group.Epoch())
 	s.emit(s.epochChanged())
 }

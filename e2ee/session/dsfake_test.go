@@ -108,6 +108,8 @@ type fakeDS struct {
 	// holdJoinRequests keeps JoinRequests from members (a server answering
 	// a joiner itself).
 	holdJoinRequests bool
+	// dropApplications loses that many application messages.
+	dropApplications int
 	// seen records every byte the DS handled, for tripwire checks.
 	seen [][]byte
 }
@@ -226,6 +228,10 @@ func (d *fakeDS) receive(c *dsConn, data []byte, now time.Time) {
 			}
 		}
 	case outApplication:
+		if d.dropApplications > 0 {
+			d.dropApplications-- // lost, as when sealed in an epoch the others left
+			return
+		}
 		for _, mem := range d.members(c) {
 			d.to(mem, inApplication{message: m.message, participant: c.participant})
 		}

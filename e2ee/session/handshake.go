@@ -201,7 +201,7 @@ func (s *Session) enterEpoch(now time.Time) error {
 	s.emit(s.epochChanged())
 	s.emit(RosterChanged{Members: s.Roster()})
 	if s.unattested {
-		s.requestAttestation()
+		s.requestAttestation(now)
 	}
 	s.flushChat()
 	return nil
@@ -267,7 +267,11 @@ func (s *Session) commitDeadline() time.Time {
 // Deadline is when Tick must next be called (zero: only on input). Media
 // key expiry needs a Tick at least every EpochGrace.
 func (s *Session) Deadline() time.Time {
-	return s.commitDeadline()
+	d := s.commitDeadline()
+	if s.unattested && !s.attestAt.IsZero() && (d.IsZero() || s.attestAt.Before(d)) {
+		d = s.attestAt
+	}
+	return d
 }
 
 // Tick runs the timers: retiring old media keys and committing.
@@ -278,6 +282,12 @@ func (s *Session) Tick(now time.Time) Output {
 
 func (s *Session) tick(now time.Time) {
 	s.receiver.Expire(now)
+	if s.unattested && !s.attestAt.IsZero() && !now.Before(s.attestAt) && s.group != nil {
+		// The request or its answer was lost (sealed in an epoch the
+		// others had already left, say): ask again.
+		s.requestAttestation(now)
+		s.flushChat()
+	}
 	d := s.commitDeadline()
 	if !d.IsZero() && !now.Before(d) {
 		if !s.commitSent.IsZero() {

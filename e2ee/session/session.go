@@ -153,6 +153,7 @@ type Session struct {
 	// unattested: this joiner holds the link secret and has not yet seen
 	// a member prove the group knows it; it sends no media or chat.
 	unattested bool
+	attestAt   time.Time // when to ask again for an attestation
 	// addedBy maps a leaf added in this epoch to the leaf that committed it.
 	addedBy map[uint32]uint32
 

@@ -510,6 +510,24 @@ func TestCommitterTakeover(t *testing.T) {
 	}
 }
 
+// A joiner whose attestation request is lost asks again on its own: a quiet
+// group has no next epoch to ask in, and the joiner would stay mute.
+func TestAttestationRetried(t *testing.T) {
+	n := newNetwork(t)
+	n.meeting("a", "b")
+	n.ds.dropApplications = 1 // the joiner's first attest-request
+	j := n.join("j", n.secret)
+	n.settle(10*time.Second, func() error {
+		if j.s.Sender() == nil {
+			return fmt.Errorf("joiner not attested")
+		}
+		return nil
+	})
+	if n.ds.dropApplications != 0 {
+		t.Fatal("no application message was dropped: the test did not exercise a lost request")
+	}
+}
+
 // State survives a restart: a member restored from saved state resumes and
 // follows the next epoch.
 func TestSaveRestoreResume(t *testing.T) {
