@@ -37,11 +37,11 @@ import (
 // from MLS) meet on the in-process server while the SFU and the delivery
 // service hooks see every byte the server handles.
 
-// Payload types the SFU negotiates (sfu/engine.go).
+// Payload types the SFU negotiates for Opus and VP8 (sfu/engine.go); the
+// third, VP8's RTX, reaches the SFU's readers unwrapped by pion.
 const (
-	ptOpus  = 111
-	ptVP8   = 96
-	ptVP8RT = 97
+	ptOpus = 111
+	ptVP8  = 96
 )
 
 // vp8StartCode is the key-frame start code (RFC 6386, Section 9.1).
@@ -296,12 +296,13 @@ func TestBrowserTripwire(t *testing.T) {
 	var result struct {
 		ChatDelivered bool              `json:"chatDelivered"`
 		Stats         []json.RawMessage `json:"stats"`
+		Timings       json.RawMessage   `json:"timings"`
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &result); err != nil || !result.ChatDelivered {
 		t.Fatalf("drive-pages.mjs reported %q (%v); stderr:\n%s", stdout.String(), err, stderr.String())
 	}
-	t.Logf("pages' SFrame worker stats: %s", result.Stats)
+	t.Logf("pages' SFrame worker stats: %s; timings %s", result.Stats, result.Timings)
 	s.sfuObserve.Store(nil)
 	s.ds.Observe(nil)
 
@@ -324,22 +325,66 @@ func TestBrowserTripwire(t *testing.T) {
 
 	// (b) Clear prefix, then an SFrame header of a member, in every Opus
 	// packet and every VP8 frame start; (c) no plaintext key frame after it.
-	type count struct{ opus, vp8Starts, vp8Key, vp8Cont, padding, rtx, pt0 int }
-	var n count
-	opusLeaves, vp8Leaves := map[uint32]bool{}, map[uint32]bool{}
-	var bad []string
-	report := func(format string, args ...any) {
-		if len(bad) < 10 {
-			bad = append(bad, fmt.Sprintf(format, args...))
-		} else if len(bad) == 10 {
-			bad = append(bad, "…")
+	v := judgeMedia(packets, leaves, epochs)
+	n := v.counts
+	t.Logf("SFU saw %d packets: %d Opus, %d VP8 frame starts (%d key frames), %d VP8 continuations, %d padding, %d repaired with payload type 0 (checked as VP8); leaves %v, epochs 0..%d",
+		len(packets), n.opus, n.vp8Starts, n.vp8Key, n.vp8Cont, n.padding, n.pt0, leaves, maxEpoch)
+	// Ciphertext holds 9d 01 2a by chance about once per 2^24 bytes, so a
+	// few hits anywhere are expected: logged as a figure, not asserted (the
+	// positional check in judgeMedia is).
+	t.Logf("start code anywhere in %d ciphertext bytes: %d times (%.2f expected by chance)",
+		v.scannedBytes, v.startCodesAnywhere, float64(v.scannedBytes)/(1<<24))
+	if len(v.bad) > 0 {
+		t.Errorf("packets that break the clear-bytes rule:\n%s", strings.Join(v.bad, "\n"))
+	}
+	// Not vacuous: both pages published both kinds for seconds.
+	const minOpus, minVP8Starts, minKey = 400, 200, 2
+	if n.opus < minOpus || n.vp8Starts < minVP8Starts || n.vp8Key < minKey {
+		t.Errorf("too little media to judge: %d Opus packets (want ≥ %d), %d VP8 frame starts (want ≥ %d), %d key frames (want ≥ %d)",
+			n.opus, minOpus, n.vp8Starts, minVP8Starts, n.vp8Key, minKey)
+	}
+	for leaf := range leaves {
+		if !v.opusLeaves[leaf] || !v.vp8Leaves[leaf] {
+			t.Errorf("leaf %d: Opus %v, VP8 %v; want both pages to publish both", leaf, v.opusLeaves[leaf], v.vp8Leaves[leaf])
 		}
 	}
-	var embeddedKeyFrames, startCodesAnywhere, scannedBytes int
+}
+
+// mediaVerdict is what judgeMedia found in the packets the SFU received.
+type mediaVerdict struct {
+	counts struct{ opus, vp8Starts, vp8Key, vp8Cont, padding, pt0 int }
+	// Leaves whose KIDs were seen on well-formed packets.
+	opusLeaves, vp8Leaves map[uint32]bool
+	// bad lists (the first few) packets that break the clear-bytes rule.
+	bad []string
+	// startCodesAnywhere counts VP8 key-frame start codes in scannedBytes
+	// bytes of ciphertext: a figure, since ciphertext holds any 3 bytes by
+	// chance once per 2^24 positions.
+	startCodesAnywhere, scannedBytes int
+}
+
+// judgeMedia checks RTP packets (as the SFU received them, after SRTP)
+// against THREAT_MODEL.md, "Clear bytes in media frames": every Opus packet
+// is its TOC byte then an SFrame header; every VP8 packet that starts a
+// frame is its payload descriptor, exactly the clear prefix
+// sframe.ClearPrefixLen names (a key frame's being a VP8 key frame header),
+// then an SFrame header, and no whole plaintext key frame right after that
+// header (its start code at ciphertext offset 3, which ciphertext has by
+// chance once in 2^24 frames). Each SFrame header's KID must name a leaf of
+// leaves and epoch bits of epochs. Other payload types are refused.
+func judgeMedia(packets [][]byte, leaves map[uint32]bool, epochs map[uint64]bool) mediaVerdict {
+	v := mediaVerdict{opusLeaves: map[uint32]bool{}, vp8Leaves: map[uint32]bool{}}
+	n := &v.counts
+	report := func(format string, args ...any) {
+		if len(v.bad) < 10 {
+			v.bad = append(v.bad, fmt.Sprintf(format, args...))
+		} else if len(v.bad) == 10 {
+			v.bad = append(v.bad, "…")
+		}
+	}
 	// pion hands the SFU retransmissions it unwrapped from RTX (RFC 4588)
-	// with the track's payload type, which is still 0 for a simulcast layer
-	// whose first packet has not been read: such a packet is checked as the
-	// codec its SSRC carries.
+	// with the track's payload type and SSRC, which are still 0 for a
+	// simulcast layer whose first packet has not been read.
 	ssrcPT := map[uint32]uint8{}
 	for _, b := range packets {
 		var h rtp.Header
@@ -358,9 +403,14 @@ func TestBrowserTripwire(t *testing.T) {
 			continue
 		}
 		pt := p.PayloadType
-		if pt == 0 && ssrcPT[p.SSRC] != 0 {
+		if pt == 0 {
+			// Only VP8 has RTX (sfu/engine.go), so a repaired packet is
+			// VP8, unless its SSRC is known to carry something else.
 			n.pt0++
-			pt = ssrcPT[p.SSRC]
+			pt = ptVP8
+			if known, ok := ssrcPT[p.SSRC]; ok {
+				pt = known
+			}
 		}
 		switch pt {
 		case ptOpus:
@@ -372,7 +422,7 @@ func TestBrowserTripwire(t *testing.T) {
 				continue
 			}
 			_, leaf, _ := sframe.DefaultKIDLayout.Split(h.KID)
-			opusLeaves[leaf] = true
+			v.opusLeaves[leaf] = true
 		case ptVP8:
 			d, start, err := vp8Descriptor(p.Payload)
 			if err != nil {
@@ -383,8 +433,8 @@ func TestBrowserTripwire(t *testing.T) {
 			if !start {
 				// The middle of an encrypted frame: ciphertext only.
 				n.vp8Cont++
-				scannedBytes += len(frame)
-				startCodesAnywhere += bytes.Count(frame, vp8StartCode)
+				v.scannedBytes += len(frame)
+				v.startCodesAnywhere += bytes.Count(frame, vp8StartCode)
 				continue
 			}
 			n.vp8Starts++
@@ -406,44 +456,106 @@ func TestBrowserTripwire(t *testing.T) {
 				continue
 			}
 			_, leaf, _ := sframe.DefaultKIDLayout.Split(h.KID)
-			vp8Leaves[leaf] = true
+			v.vp8Leaves[leaf] = true
 			ct := frame[clear+hl:]
-			// A whole plaintext key frame wrapped after the header would
-			// have the start code at ciphertext offset 3; by chance that
-			// happens once in 2^24 frames.
 			if len(ct) >= 6 && bytes.Equal(ct[3:6], vp8StartCode) {
-				embeddedKeyFrames++
+				report("vp8 frame start %d: a plaintext key frame's start code right after the SFrame header", i)
 			}
-			scannedBytes += len(ct)
-			startCodesAnywhere += bytes.Count(ct, vp8StartCode)
-		case ptVP8RT:
-			n.rtx++ // retransmissions of packets checked above (RFC 4588)
+			v.scannedBytes += len(ct)
+			v.startCodesAnywhere += bytes.Count(ct, vp8StartCode)
 		default:
-			report("packet %d: payload type %d is not negotiated: %x", i, p.PayloadType, b[:min(len(b), 60)])
+			report("packet %d: payload type %d is not one the browsers send in the clear-bytes rule: %x", i, p.PayloadType, b[:min(len(b), 40)])
 		}
 	}
-	t.Logf("SFU saw %d packets: %d Opus, %d VP8 frame starts (%d key frames), %d VP8 continuations, %d RTX, %d padding, %d with payload type 0 (checked by SSRC); leaves %v, epochs 0..%d",
-		len(packets), n.opus, n.vp8Starts, n.vp8Key, n.vp8Cont, n.rtx, n.padding, n.pt0, leaves, maxEpoch)
-	// Ciphertext holds 9d 01 2a by chance about once per 2^24 bytes: logged
-	// as a figure, not asserted (the positional check above is).
-	t.Logf("start code anywhere in %d ciphertext bytes: %d times (%.2f expected by chance)",
-		scannedBytes, startCodesAnywhere, float64(scannedBytes)/(1<<24))
-	if len(bad) > 0 {
-		t.Errorf("packets that break the clear-bytes rule:\n%s", strings.Join(bad, "\n"))
-	}
-	if embeddedKeyFrames != 0 {
-		t.Errorf("%d VP8 frames carry a plaintext key frame's start code right after the SFrame header (expected by chance: %.1e)",
-			embeddedKeyFrames, float64(n.vp8Starts)/(1<<24))
-	}
-	// Not vacuous: both pages published both kinds for seconds.
-	const minOpus, minVP8Starts, minKey = 400, 200, 2
-	if n.opus < minOpus || n.vp8Starts < minVP8Starts || n.vp8Key < minKey {
-		t.Errorf("too little media to judge: %d Opus packets (want ≥ %d), %d VP8 frame starts (want ≥ %d), %d key frames (want ≥ %d)",
-			n.opus, minOpus, n.vp8Starts, minVP8Starts, n.vp8Key, minKey)
-	}
-	for leaf := range leaves {
-		if !opusLeaves[leaf] || !vp8Leaves[leaf] {
-			t.Errorf("leaf %d: Opus %v, VP8 %v; want both pages to publish both", leaf, opusLeaves[leaf], vp8Leaves[leaf])
+	return v
+}
+
+// TestJudgeMedia shows that TestBrowserTripwire's packet checks fail on
+// plaintext and on frames keyed outside the group: each case adds one packet
+// to well-formed encrypted media, which alone passes.
+func TestJudgeMedia(t *testing.T) {
+	leaves, epochs := map[uint32]bool{0: true, 1: true}, map[uint64]bool{0: true, 1: true}
+	baseKey := bytes.Repeat([]byte{7}, 16)
+	sender := func(t *testing.T, leaf uint32, epoch uint64) *sframe.Sender {
+		kid, err := sframe.DefaultKIDLayout.KID(0, leaf, epoch)
+		if err != nil {
+			t.Fatal(err)
 		}
+		s, err := sframe.NewSender(sframe.AES128GCMSHA256_128, kid, baseKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	var seq uint16
+	packet := func(t *testing.T, pt uint8, ssrc uint32, payload []byte) []byte {
+		seq++
+		b, err := (&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, SSRC: ssrc}, Payload: payload}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// A VP8 key frame: frame tag (key-frame bit 0), start code, 640x480,
+	// then data; an interframe; an Opus packet (TOC 0x78, then data).
+	keyFrame := append([]byte{0x50, 0x2f, 0x01, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0xe0, 0x01}, bytes.Repeat([]byte{0xff, 0x13}, 200)...)
+	interFrame := append([]byte{0x31}, bytes.Repeat([]byte{0xfe, 0x44}, 100)...)
+	opusFrame := append([]byte{0x78}, bytes.Repeat([]byte{0xfb, 0x21}, 40)...)
+	vp8Start := func(frame []byte) []byte { return append([]byte{0x10}, frame...) } // S=1, PID=0
+	encrypt := func(t *testing.T, s *sframe.Sender, codec sframe.Codec, frame []byte) []byte {
+		w, err := sframe.EncryptFrame(s, codec, nil, frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	a, b := sender(t, 0, 1), sender(t, 1, 1)
+	good := func(t *testing.T) [][]byte {
+		var ps [][]byte
+		for _, s := range []*sframe.Sender{a, b} {
+			ps = append(ps,
+				packet(t, ptVP8, 1, vp8Start(encrypt(t, s, sframe.CodecVP8, keyFrame))),
+				packet(t, ptVP8, 1, vp8Start(encrypt(t, s, sframe.CodecVP8, interFrame))),
+				packet(t, ptVP8, 1, []byte{0x00, 0xaa, 0xbb}), // a continuation
+				packet(t, ptOpus, 2, encrypt(t, s, sframe.CodecOpus, opusFrame)),
+			)
+		}
+		return ps
+	}
+	if v := judgeMedia(good(t), leaves, epochs); len(v.bad) != 0 || len(v.opusLeaves) != 2 || len(v.vp8Leaves) != 2 || v.counts.vp8Key != 2 {
+		t.Fatalf("well-formed media judged %+v", v)
+	}
+	// A plaintext key frame wrapped after a valid header: prefix || header || frame.
+	h := sframe.Header{KID: a.KID(), CTR: 99}
+	wrapped := append(h.AppendTo(append([]byte{}, keyFrame[:10]...)), keyFrame...)
+	for _, c := range []struct {
+		name   string
+		packet func(t *testing.T) []byte
+	}{
+		{"plaintext VP8 key frame", func(t *testing.T) []byte { return packet(t, ptVP8, 1, vp8Start(keyFrame)) }},
+		{"plaintext VP8 interframe", func(t *testing.T) []byte { return packet(t, ptVP8, 1, vp8Start(interFrame)) }},
+		{"plaintext Opus", func(t *testing.T) []byte { return packet(t, ptOpus, 2, opusFrame) }},
+		{"key frame without its start code", func(t *testing.T) []byte {
+			w := encrypt(t, a, sframe.CodecVP8, keyFrame)
+			w[4] ^= 1
+			return packet(t, ptVP8, 1, vp8Start(w))
+		}},
+		{"plaintext key frame after the header", func(t *testing.T) []byte { return packet(t, ptVP8, 1, vp8Start(wrapped)) }},
+		{"VP8 from a leaf outside the group", func(t *testing.T) []byte {
+			return packet(t, ptVP8, 1, vp8Start(encrypt(t, sender(t, 5, 1), sframe.CodecVP8, interFrame)))
+		}},
+		{"Opus under an epoch the group never had", func(t *testing.T) []byte {
+			return packet(t, ptOpus, 2, encrypt(t, sender(t, 0, 9), sframe.CodecOpus, opusFrame))
+		}},
+		{"an unnegotiated payload type", func(t *testing.T) []byte { return packet(t, 100, 3, opusFrame) }},
+		{"plaintext VP8 retransmission with payload type 0", func(t *testing.T) []byte { return packet(t, 0, 0, vp8Start(interFrame)) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := judgeMedia(append(good(t), c.packet(t)), leaves, epochs)
+			if len(v.bad) != 1 {
+				t.Fatalf("judged %d packets bad (%q), want the one added", len(v.bad), v.bad)
+			}
+			t.Log(v.bad[0])
+		})
 	}
 }

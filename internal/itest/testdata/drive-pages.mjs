@@ -7,7 +7,8 @@
 // Environment: CONCLAVE_LINK (the meeting link, with its #secret),
 // CONCLAVE_CHAT (the chat text, holding the test's marker), CONCLAVE_PUBLISH_MS
 // (how long both pages keep publishing after the chat arrived).
-// Prints one JSON line {"chatDelivered":true,"stats":[...]} and exits 0, or
+// Prints one JSON line {"chatDelivered":true,"stats":[...],"timings":{...}}
+// and exits 0, or
 // prints the failure and exits 1. Uses web/test/e2e/harness.mjs (Chromium's
 // launch arguments and page helpers) and web/node_modules.
 
@@ -20,6 +21,8 @@ const publishMs = Number(process.env.CONCLAVE_PUBLISH_MS ?? '8000');
 if (link === '' || chat === '' || !(publishMs > 0)) throw new Error('set CONCLAVE_LINK, CONCLAVE_CHAT and CONCLAVE_PUBLISH_MS');
 if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: apt-get install chromium`);
 
+const t0 = Date.now();
+const timings = {};
 const browser = await launch(['--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required']);
 try {
   const open = async () => {
@@ -34,6 +37,7 @@ try {
   const b = await open();
   await joinFromPrejoin(b.page, 'Bob');
   const pages = [a, b];
+  timings.joinedMs = Date.now() - t0;
 
   // Both pages encrypt their own frames and decrypt the other's.
   await waitFor(
@@ -53,6 +57,8 @@ try {
     return got.some((m) => m.from === 'Alice' && m.text === chat) ? '' : JSON.stringify(got);
   });
 
+  timings.chatMs = Date.now() - t0;
+
   // Keep publishing: wait until publishMs has passed and both pages have
   // sent frames all along.
   const until = Date.now() + publishMs;
@@ -70,7 +76,8 @@ try {
   const stats = await Promise.all(pages.map((p) => frameStats(p.page)));
   const problems = pages.flatMap((p) => p.problems);
   if (problems.length > 0) throw new Error(`page problems: ${problems.join('; ')}`);
-  console.log(JSON.stringify({ chatDelivered: true, stats }));
+  timings.doneMs = Date.now() - t0;
+  console.log(JSON.stringify({ chatDelivered: true, stats, timings }));
 } finally {
   await browser.close();
 }
