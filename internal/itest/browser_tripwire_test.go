@@ -287,6 +287,9 @@ func TestBrowserTripwire(t *testing.T) {
 	cmd.Env = append(os.Environ(), "CONCLAVE_LINK="+link, "CONCLAVE_CHAT="+chat, "CONCLAVE_PUBLISH_MS=8000")
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Chromium, node's child, could hold the output pipes after node is
+	// killed: stop waiting for them then.
+	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	runErr := cmd.Run()
 	t.Logf("pages ran for %v", time.Since(start).Round(100*time.Millisecond))
