@@ -736,9 +736,23 @@ func summarize(seen map[string]int, a allowList) string {
 // TLS handshake for its domain.
 func TestNoPhoneHomeDetectsOutbound(t *testing.T) {
 	bin := buildConclave(t)
-	ca, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	// The stand-in CA must not sit in the bots' client port range, which
+	// the check allows by design; an ephemeral port can land there.
+	var ca net.Listener
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := l.Addr().(*net.TCPAddr).Port; p >= clientPortLo && p <= clientPortHi {
+			l.Close()
+			continue
+		}
+		ca = l
+		break
+	}
+	if ca == nil {
+		t.Fatal("no listening port outside the client range")
 	}
 	defer ca.Close()
 	var wg sync.WaitGroup
