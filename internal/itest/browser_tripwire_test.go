@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,13 +21,6 @@ import (
 	"conclave/e2ee/dsproto"
 	"conclave/e2ee/mls"
 	"conclave/e2ee/sframe"
-	"conclave/sfu"
-	"conclave/signaling"
-	"conclave/signaling/ds"
-	"conclave/signaling/rtc"
-	"conclave/signaling/store"
-	"conclave/signaling/token"
-	"conclave/web"
 )
 
 // Issue 7, "The tripwire of issue E2EE meetings holds with browsers
@@ -46,90 +37,6 @@ const (
 
 // vp8StartCode is the key-frame start code (RFC 6386, Section 9.1).
 var vp8StartCode = []byte{0x9d, 0x01, 0x2a}
-
-// startWebServer is startServer with the embedded web app served, as
-// `conclave serve` does, so that Chromium can load the meeting page.
-func startWebServer(t *testing.T) *server {
-	t.Helper()
-	hash, err := web.Hash()
-	if err != nil {
-		t.Fatalf("the web bundle is not in this test binary (run `make build` first, which builds web/dist): %v", err)
-	}
-	ctx := context.Background()
-	log := testLogger(t)
-	st, err := store.OpenSQLite(ctx, t.TempDir())
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	issuer, verifier := token.NewIssuer(apiKey, key), token.NewVerifier(apiKey, key)
-	s := &server{t: t, issuer: issuer, key: key, log: log}
-	scfg := sfu.DefaultConfig()
-	scfg.Observe = func(direction string, b []byte) {
-		if fn := s.sfuObserve.Load(); fn != nil {
-			(*fn)(direction, b)
-		}
-	}
-	scfg.ListenIP = "127.0.0.1"
-	scfg.IncludeLoopback = true
-	scfg.TCPPort = -1
-	scfg.TURN.Enabled = false
-	engine, err := sfu.NewEngine(scfg, log)
-	if err != nil {
-		t.Fatalf("sfu engine: %v", err)
-	}
-	t.Cleanup(func() { engine.Close() })
-	verify := func(tok string) (*token.Claims, error) { return verifier.Verify(tok, time.Now()) }
-	var rtcHandler *rtc.Handler
-	dsKey, err := mls.GenerateSignatureKey(ds.CipherSuite, rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dsServer, err := ds.New(ds.Config{
-		LeaveGrace:  2 * time.Second,
-		OnAdmission: func(room, identity string) { rtcHandler.Readmit(room, identity) },
-	}, dsKey, verify, log)
-	if err != nil {
-		t.Fatalf("delivery service: %v", err)
-	}
-	s.ds, s.dsKey = dsServer, dsKey
-	rtcHandler = rtc.NewHandler(rtc.Config{ReconnectGrace: 5 * time.Second, Gate: dsServer}, verify, engine, log)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := signaling.DefaultConfig()
-	cfg.Listen = ln.Addr().String()
-	cfg.Data = t.TempDir()
-	srv, err := signaling.NewServer(signaling.Options{
-		Config: cfg, Logger: log, Store: st, Issuer: issuer, RTC: rtcHandler, E2EE: dsServer,
-		Web: web.FS(), BundleHash: hash,
-	})
-	if err != nil {
-		t.Fatalf("signaling server: %v", err)
-	}
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Listener.Close()
-	hs.Listener = ln
-	hs.Start()
-	t.Cleanup(func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := rtcHandler.Shutdown(sctx); err != nil {
-			t.Errorf("rtc shutdown: %v", err)
-		}
-		if err := dsServer.Shutdown(sctx); err != nil {
-			t.Errorf("ds shutdown: %v", err)
-		}
-		hs.Close()
-	})
-	s.base = hs.URL
-	return s
-}
 
 // browserPrereqs returns node's path and the web folder, failing (never
 // skipping) if Chromium, node or web/node_modules is missing.

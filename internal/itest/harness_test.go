@@ -28,6 +28,7 @@ import (
 	"conclave/signaling/rtc"
 	"conclave/signaling/store"
 	"conclave/signaling/token"
+	"conclave/web"
 )
 
 // apiKey names the token key of the test server, as `conclave serve` does.
@@ -77,6 +78,26 @@ func (w testWriter) Write(p []byte) (int, error) {
 // test's bots (the limit itself is tested in package signaling).
 func startServer(t *testing.T) *server {
 	t.Helper()
+	return startServerWithWeb(t, false)
+}
+
+// startWebServer is startServer also serving the embedded web app, for the
+// tests that drive Chromium. The bundle must be built (`make build`).
+func startWebServer(t *testing.T) *server {
+	t.Helper()
+	return startServerWithWeb(t, true)
+}
+
+func startServerWithWeb(t *testing.T, withWeb bool) *server {
+	t.Helper()
+	opts := signaling.Options{}
+	if withWeb {
+		hash, err := web.Hash()
+		if err != nil {
+			t.Fatalf("the web bundle is not in this test binary (run `make build` first, which builds web/dist): %v", err)
+		}
+		opts.Web, opts.BundleHash = web.FS(), hash
+	}
 	ctx := context.Background()
 	log := testLogger(t)
 
@@ -132,7 +153,8 @@ func startServer(t *testing.T) *server {
 	cfg.Data = t.TempDir()
 	cfg.Join.RateBurst = 1000
 	cfg.Join.RateInterval = time.Millisecond
-	srv, err := signaling.NewServer(signaling.Options{Config: cfg, Logger: log, Store: st, Issuer: issuer, RTC: rtcHandler})
+	opts.Config, opts.Logger, opts.Store, opts.Issuer, opts.RTC = cfg, log, st, issuer, rtcHandler
+	srv, err := signaling.NewServer(opts)
 	if err != nil {
 		t.Fatalf("signaling server: %v", err)
 	}
