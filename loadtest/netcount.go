@@ -12,6 +12,9 @@ import (
 // system's, with every UDP datagram read counted, so that the load test
 // knows how many bits the server sent to the bots (SRTP and SRTCP with their
 // overhead, plus STUN and DTLS) without touching the bot library.
+// botSocketBuffer is the receive buffer asked for each bot socket.
+const botSocketBuffer = 4 << 20
+
 type countingNet struct {
 	transport.Net
 	bytes   atomic.Uint64
@@ -39,6 +42,10 @@ func (c *countingNet) ListenUDP(network string, laddr *net.UDPAddr) (transport.U
 	if err != nil {
 		return nil, err
 	}
+	// Many bots share the load generator's CPU: a larger receive buffer
+	// keeps a moment of starvation in the generator from showing up as
+	// loss attributed to the server (the kernel caps it at rmem_max).
+	_ = conn.SetReadBuffer(botSocketBuffer)
 	return &countingUDPConn{UDPConn: conn, n: c}, nil
 }
 

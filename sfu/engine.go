@@ -90,6 +90,14 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 		return nil, fmt.Errorf("sfu: listen on UDP port %d: %w", cfg.UDPPort, err)
 	}
 	e.udp = udp
+	if uc, ok := udp.(*net.UDPConn); ok {
+		// Every publisher's packets arrive on this one socket: with the
+		// kernel's default buffer (about 200 KB) a moment of CPU
+		// starvation overflows it and every subscriber sees the loss.
+		// The kernel caps the size at net.core.rmem_max / wmem_max.
+		_ = uc.SetReadBuffer(udpSocketBuffer)
+		_ = uc.SetWriteBuffer(udpSocketBuffer)
+	}
 	logs := pionLogs{log: e.log}
 	e.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp, Logger: logs.NewLogger("udpmux")})
 	if cfg.TCPPort >= 0 {
@@ -352,6 +360,10 @@ func (e *Engine) newSubscriberAPI(onEstimator func(cc.BandwidthEstimator)) (*web
 	}
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(e.setting)), nil
 }
+
+// udpSocketBuffer is the receive and send buffer asked for the media UDP
+// socket.
+const udpSocketBuffer = 16 << 20
 
 const (
 	initialEstimate = 2_500_000
