@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -232,16 +231,6 @@ func (s *Server) Rooms() []RoomInfo {
 	return out
 }
 
-func accessToken(r *http.Request) string {
-	if t := r.URL.Query().Get("access_token"); t != "" {
-		return t
-	}
-	if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
-		return strings.TrimPrefix(a, "Bearer ")
-	}
-	return ""
-}
-
 // ServeHTTP serves GET /e2ee?access_token=TOKEN: a WebSocket of binary
 // dsproto messages, for the room and identity the token names.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -253,7 +242,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "expected a WebSocket upgrade", http.StatusBadRequest)
 		return
 	}
-	tok := accessToken(r)
+	tok := token.FromRequest(r)
 	if tok == "" {
 		http.Error(w, "missing access token", http.StatusUnauthorized)
 		return

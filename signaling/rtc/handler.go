@@ -125,20 +125,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func accessToken(r *http.Request) string {
-	if t := r.URL.Query().Get("access_token"); t != "" {
-		return t
-	}
-	if a := r.Header.Get("Authorization"); strings.HasPrefix(a, "Bearer ") {
-		return strings.TrimPrefix(a, "Bearer ")
-	}
-	return ""
-}
-
 // claims verifies the request's token and answers the HTTP error itself
 // when it is missing or invalid.
 func (h *Handler) claims(w http.ResponseWriter, r *http.Request) (*token.Claims, bool) {
-	t := accessToken(r)
+	t := token.FromRequest(r)
 	if t == "" {
 		http.Error(w, "missing access token", http.StatusUnauthorized)
 		return nil, false

@@ -2,6 +2,7 @@ package token
 
 import (
 	"errors"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,27 @@ func TestIssueRequiresRoomAndTTL(t *testing.T) {
 	for _, ttl := range []time.Duration{0, -time.Second} {
 		if _, err := NewIssuer("key", secret).Issue(Claims{Identity: "x", Room: "r"}, ttl); err == nil {
 			t.Fatalf("issued a token with ttl %v", ttl)
+		}
+	}
+}
+
+func TestFromRequest(t *testing.T) {
+	cases := []struct {
+		url, auth, want string
+	}{
+		{"/rtc?access_token=abc", "", "abc"},
+		{"/rtc", "Bearer xyz", "xyz"},
+		{"/rtc?access_token=abc", "Bearer xyz", "abc"},
+		{"/rtc", "Basic xyz", ""},
+		{"/rtc", "", ""},
+	}
+	for _, tc := range cases {
+		r := httptest.NewRequest("GET", tc.url, nil)
+		if tc.auth != "" {
+			r.Header.Set("Authorization", tc.auth)
+		}
+		if got := FromRequest(r); got != tc.want {
+			t.Errorf("%s %q: got %q, want %q", tc.url, tc.auth, got, tc.want)
 		}
 	}
 }
