@@ -44,9 +44,6 @@ func TestMeetingConverges(t *testing.T) {
 
 // Fifty joiners arriving within a few seconds converge on one epoch.
 func TestFiftyJoinersConverge(t *testing.T) {
-	if testing.Short() {
-		t.Skip("50-member group in -short mode")
-	}
 	n := newNetwork(t)
 	var cs []*client
 	for i := range 50 {
