@@ -35,7 +35,7 @@ func newMediaPlane(cfg signaling.Config, verify *token.Verifier, issue *token.Is
 	}
 	sc.TURN.Enabled = cfg.TURN.Enabled
 	sc.TURN.Port = cfg.TURN.UDPPort
-	engine, err := sfu.NewEngine(sc, log.With("component", "sfu"))
+	engine, err := sfu.NewEngine(sc, log)
 	if err != nil {
 		return nil, signaling.MediaInfo{}, err
 	}
