@@ -3,15 +3,12 @@
 package main
 
 import (
-	"bytes"
-	"compress/gzip"
+	"conclave/internal/wasmtest"
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"testing"
 
@@ -25,25 +22,7 @@ import (
 // resumes, turns garbage into an error value rather than stopping, and
 // creates a group that forbids phones when the config says forbidPhones.
 func TestWasmUnderNode(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal("node is required for the WASM test (Debian: apt-get install nodejs)")
-	}
-	out := filepath.Join(t.TempDir(), "session.wasm")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, ".")
-	build.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, b)
-	}
-	wasm, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var gz bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression)
-	zw.Write(wasm)
-	zw.Close()
-	t.Logf("session.wasm: %d bytes, %d gzipped", len(wasm), gz.Len())
+	node, out, execJS := wasmtest.Build(t, "session")
 
 	pub, _, err := ed25519.GenerateKey(nil)
 	if err != nil {
@@ -53,7 +32,6 @@ func TestWasmUnderNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	execJS := filepath.Join(runtime.GOROOT(), "lib", "wasm", "wasm_exec.js")
 	run := exec.Command(node, filepath.Join("testdata", "smoke.js"), execJS, out, hex.EncodeToString(sh))
 	b, err := run.Output()
 	if err != nil {
