@@ -24,6 +24,9 @@ var (
 	// publish one of the bot's tracks (for example one declaring no
 	// encryption); it wraps the server's message.
 	ErrTrackRefused = errors.New("bot: track refused by server")
+	// ErrRefused is the E2EE error of a bot that knocked and was refused
+	// from the lobby by a member.
+	ErrRefused = errors.New("bot: refused from the lobby by a member")
 	// ErrLeft is the session error after the server asked the bot to leave.
 	ErrLeft = errors.New("bot: server asked the participant to leave")
 	// ErrResumeFailed is the session error when the signal connection was

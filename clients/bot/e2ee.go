@@ -368,6 +368,12 @@ func (e *E2EE) apply(out session.Output) error {
 		case session.Rejected:
 			e.rejected = append(e.rejected, ev)
 			e.log.Warn("bot: e2ee rejected", "what", ev.What, "err", ev.Err)
+		case session.LobbyStatus:
+			if ev.Refused && e.err == nil {
+				// Recorded before the server closes the connection, so that
+				// WaitJoined and Err say why.
+				e.err = ErrRefused
+			}
 		case session.Removed:
 			e.sender.Store(nil)
 		case session.ServerError:
@@ -446,6 +452,17 @@ func (e *E2EE) Admit(ref []byte) error {
 		return err
 	}
 	e.poke()
+	return e.apply(out)
+}
+
+// Refuse turns away a joiner waiting in the lobby; it is told so.
+func (e *E2EE) Refuse(ref []byte) error {
+	e.mu.Lock()
+	out, err := e.s.Refuse(ref)
+	e.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	return e.apply(out)
 }
 

@@ -2,6 +2,7 @@ package itest
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -612,6 +613,30 @@ func TestE2EELobby(t *testing.T) {
 	}, wrong)
 	if r := wrong.Report(); r.FramesSent != 0 {
 		t.Errorf("wrong-secret joiner sent %d frames", r.FramesSent)
+	}
+}
+
+// TestE2EELobbyRefused: a knocker a member refuses is told so, and its bot
+// says why it never joined.
+func TestE2EELobbyRefused(t *testing.T) {
+	s := startServer(t)
+	link := s.newMeeting()
+	members := s.startBots(link, "member", 1, 0, nil)
+	kcfg := s.config("knocker")
+	kcfg.E2EE.Knock = true
+	knocker := s.join(link, kcfg)
+	a := members[0].E2EE()
+	waitFor(t, 20*time.Second, "knocker in the lobby", func() bool { return len(a.Lobby()) == 1 }, members...)
+	if err := a.Refuse(a.Lobby()[0].Ref); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := knocker.E2EE().WaitJoined(ctx); !errors.Is(err, bot.ErrRefused) {
+		t.Fatalf("refused knocker: WaitJoined = %v, want ErrRefused", err)
+	}
+	if r := knocker.Report(); r.FramesDecrypted != 0 || r.FramesSent != 0 {
+		t.Errorf("refused knocker sent %d and decrypted %d frames", r.FramesSent, r.FramesDecrypted)
 	}
 }
 
