@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -294,6 +295,32 @@ func TestAssetsGzipAndETag(t *testing.T) {
 	}
 	if nm := get(map[string]string{"If-None-Match": etag}); nm.Code != http.StatusNotModified || nm.Body.Len() != 0 {
 		t.Fatalf("revalidation: %d", nm.Code)
+	}
+}
+
+// TestServeArgsOverrideFile: flags override the config file, which
+// overrides the defaults, whatever their order on the command line.
+func TestServeArgsOverrideFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := writeFile(p, "listen: 0.0.0.0:9000\ndata: /srv/conclave\nmedia:\n  udp_port: 9999\nturn:\n  enabled: true\n"); err != nil {
+		t.Fatal(err)
+	}
+	cfg, noLink, err := parseServeArgs([]string{"--udp-port", "0", "--config", p, "--no-turn", "--no-link"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != "0.0.0.0:9000" || cfg.Data != "/srv/conclave" || cfg.Media.UDPPort != 0 || cfg.TURN.Enabled || !noLink || cfg.Media.TCPPort != 7881 {
+		t.Fatalf("config %+v, noLink %v", cfg, noLink)
+	}
+	cfg, noLink, err = parseServeArgs([]string{"--listen", "127.0.0.1:1"}, io.Discard)
+	if err != nil || cfg.Listen != "127.0.0.1:1" || noLink || !cfg.TURN.Enabled || cfg.Data != "./data" {
+		t.Fatalf("without a file: %+v, %v, %v", cfg, noLink, err)
+	}
+	if _, _, err := parseServeArgs([]string{"--config", p, "--bogus"}, io.Discard); err == nil {
+		t.Fatal("unknown flag accepted")
+	}
+	if _, _, err := parseServeArgs([]string{"--config", p + ".missing"}, io.Discard); err == nil {
+		t.Fatal("missing config file accepted")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -55,68 +56,10 @@ type MediaInfo struct {
 // Command is `conclave serve`: it parses flags over the config file over the
 // defaults, starts the server and runs until ctx is cancelled.
 func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writer) error {
-	cfg := DefaultConfig()
-	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fset.SetOutput(stderr)
-	configFile := fset.String("config", "", "YAML config file (see deploy/conclave.example.yaml); flags override it")
-	listen := fset.String("listen", cfg.Listen, "HTTP listen address")
-	data := fset.String("data", cfg.Data, "data folder (SQLite database, token key)")
-	udpPort := fset.Int("udp-port", cfg.Media.UDPPort, "the one UDP port for media (0 = pick one)")
-	tcpPort := fset.Int("tcp-port", cfg.Media.TCPPort, "ICE-TCP fallback port (0 = pick one, -1 = off)")
-	turnPort := fset.Int("turn-port", cfg.TURN.UDPPort, "embedded TURN server's port (0 = pick one)")
-	noTURN := fset.Bool("no-turn", false, "do not run the embedded TURN server")
-	publicURL := fset.String("public-url", "", "base URL for links, e.g. https://meet.example.org (default http://LISTEN)")
-	logLevel := fset.String("log-level", cfg.LogLevel, "debug, info, warn or error")
-	logFormat := fset.String("log-format", cfg.LogFormat, "text or json")
-	noLink := fset.Bool("no-link", false, "do not create and print a first meeting link")
-	redisURL := fset.String("redis", "", "join a cluster through this Redis (redis://[:PASSWORD@]HOST:PORT/DB)")
-	adminListen := fset.String("admin-listen", "", "admin API address, e.g. 127.0.0.1:8081 (default: none)")
-	nodeID := fset.String("node-id", "", "this node's name in the cluster (default: random)")
-	nodeURL := fset.String("node-url", "", "this node's own base URL for participants of its meetings (default: public URL)")
-	tlsCert := fset.String("tls-cert", "", "serve HTTPS with this PEM certificate chain (with --tls-key)")
-	tlsKey := fset.String("tls-key", "", "the PEM private key of --tls-cert")
-	if err := fset.Parse(args); err != nil {
+	cfg, noLink, err := parseServeArgs(args, stderr)
+	if err != nil {
 		return err
 	}
-	if *configFile != "" {
-		if err := LoadConfigFile(&cfg, *configFile); err != nil {
-			return err
-		}
-	}
-	fset.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "listen":
-			cfg.Listen = *listen
-		case "data":
-			cfg.Data = *data
-		case "udp-port":
-			cfg.Media.UDPPort = *udpPort
-		case "tcp-port":
-			cfg.Media.TCPPort = *tcpPort
-		case "turn-port":
-			cfg.TURN.UDPPort = *turnPort
-		case "no-turn":
-			cfg.TURN.Enabled = !*noTURN
-		case "public-url":
-			cfg.PublicURL = *publicURL
-		case "log-level":
-			cfg.LogLevel = *logLevel
-		case "log-format":
-			cfg.LogFormat = *logFormat
-		case "redis":
-			cfg.Redis.URL = *redisURL
-		case "admin-listen":
-			cfg.Admin.Listen = *adminListen
-		case "node-id":
-			cfg.Node.ID = *nodeID
-		case "node-url":
-			cfg.Node.URL = *nodeURL
-		case "tls-cert":
-			cfg.TLS.Cert = *tlsCert
-		case "tls-key":
-			cfg.TLS.Key = *tlsKey
-		}
-	})
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -126,7 +69,58 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
 	}
 	log := slog.New(handler)
-	return run(ctx, cfg, app, !*noLink, stdout, log)
+	return run(ctx, cfg, app, !noLink, stdout, log)
+}
+
+// parseServeArgs returns the configuration args ask for: the defaults,
+// overlaid by the --config file, overlaid by every other flag given. The
+// flags are parsed twice: first only to find --config, then bound to the
+// config that file made, so that each flag given overrides the file.
+func parseServeArgs(args []string, stderr io.Writer) (cfg Config, noLink bool, err error) {
+	cfg = DefaultConfig()
+	scratch := DefaultConfig()
+	first := flag.NewFlagSet("serve", flag.ContinueOnError)
+	first.SetOutput(io.Discard)
+	configFile, _ := serveFlags(first, &scratch)
+	if first.Parse(args) == nil && *configFile != "" {
+		if err := LoadConfigFile(&cfg, *configFile); err != nil {
+			return cfg, false, err
+		}
+	}
+	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fset.SetOutput(stderr)
+	_, link := serveFlags(fset, &cfg)
+	if err := fset.Parse(args); err != nil {
+		return cfg, false, err
+	}
+	return cfg, *link, nil
+}
+
+// serveFlags defines `conclave serve`'s flags on fset, each bound to its
+// field of cfg, with cfg's values as defaults.
+func serveFlags(fset *flag.FlagSet, cfg *Config) (configFile *string, noLink *bool) {
+	configFile = fset.String("config", "", "YAML config file (see deploy/conclave.example.yaml); flags override it")
+	fset.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address")
+	fset.StringVar(&cfg.Data, "data", cfg.Data, "data folder (SQLite database, token key)")
+	fset.IntVar(&cfg.Media.UDPPort, "udp-port", cfg.Media.UDPPort, "the one UDP port for media (0 = pick one)")
+	fset.IntVar(&cfg.Media.TCPPort, "tcp-port", cfg.Media.TCPPort, "ICE-TCP fallback port (0 = pick one, -1 = off)")
+	fset.IntVar(&cfg.TURN.UDPPort, "turn-port", cfg.TURN.UDPPort, "embedded TURN server's port (0 = pick one)")
+	fset.BoolFunc("no-turn", "do not run the embedded TURN server", func(v string) error {
+		off, err := strconv.ParseBool(v)
+		cfg.TURN.Enabled = !off
+		return err
+	})
+	fset.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL for links, e.g. https://meet.example.org (default http://LISTEN)")
+	fset.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	fset.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
+	noLink = fset.Bool("no-link", false, "do not create and print a first meeting link")
+	fset.StringVar(&cfg.Redis.URL, "redis", cfg.Redis.URL, "join a cluster through this Redis (redis://[:PASSWORD@]HOST:PORT/DB)")
+	fset.StringVar(&cfg.Admin.Listen, "admin-listen", cfg.Admin.Listen, "admin API address, e.g. 127.0.0.1:8081 (default: none)")
+	fset.StringVar(&cfg.Node.ID, "node-id", cfg.Node.ID, "this node's name in the cluster (default: random)")
+	fset.StringVar(&cfg.Node.URL, "node-url", cfg.Node.URL, "this node's own base URL for participants of its meetings (default: public URL)")
+	fset.StringVar(&cfg.TLS.Cert, "tls-cert", cfg.TLS.Cert, "serve HTTPS with this PEM certificate chain (with --tls-key)")
+	fset.StringVar(&cfg.TLS.Key, "tls-key", cfg.TLS.Key, "the PEM private key of --tls-cert")
+	return configFile, noLink
 }
 
 func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Writer, log *slog.Logger) (err error) {
