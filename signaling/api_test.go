@@ -305,16 +305,16 @@ func TestServeArgsOverrideFile(t *testing.T) {
 	if err := writeFile(p, "listen: 0.0.0.0:9000\ndata: /srv/conclave\nmedia:\n  udp_port: 9999\nturn:\n  enabled: true\n"); err != nil {
 		t.Fatal(err)
 	}
-	cfg, noLink, err := parseServeArgs([]string{"--udp-port", "0", "--config", p, "--no-turn", "--no-link"}, io.Discard)
+	cfg, opts, err := parseServeArgs([]string{"--udp-port", "0", "--config", p, "--no-turn", "--no-link", "--cpuprofile", "cpu.out"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "0.0.0.0:9000" || cfg.Data != "/srv/conclave" || cfg.Media.UDPPort != 0 || cfg.TURN.Enabled || !noLink || cfg.Media.TCPPort != 7881 {
-		t.Fatalf("config %+v, noLink %v", cfg, noLink)
+	if cfg.Listen != "0.0.0.0:9000" || cfg.Data != "/srv/conclave" || cfg.Media.UDPPort != 0 || cfg.TURN.Enabled || !opts.noLink || cfg.Media.TCPPort != 7881 || opts.cpuProfile != "cpu.out" {
+		t.Fatalf("config %+v, options %+v", cfg, opts)
 	}
-	cfg, noLink, err = parseServeArgs([]string{"--listen", "127.0.0.1:1"}, io.Discard)
-	if err != nil || cfg.Listen != "127.0.0.1:1" || noLink || !cfg.TURN.Enabled || cfg.Data != "./data" {
-		t.Fatalf("without a file: %+v, %v, %v", cfg, noLink, err)
+	cfg, opts, err = parseServeArgs([]string{"--listen", "127.0.0.1:1"}, io.Discard)
+	if err != nil || cfg.Listen != "127.0.0.1:1" || opts.noLink || opts.cpuProfile != "" || !cfg.TURN.Enabled || cfg.Data != "./data" {
+		t.Fatalf("without a file: %+v, %+v, %v", cfg, opts, err)
 	}
 	if _, _, err := parseServeArgs([]string{"--config", p, "--bogus"}, io.Discard); err == nil {
 		t.Fatal("unknown flag accepted")

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,12 +58,19 @@ type MediaInfo struct {
 // Command is `conclave serve`: it parses flags over the config file over the
 // defaults, starts the server and runs until ctx is cancelled.
 func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writer) error {
-	cfg, noLink, err := parseServeArgs(args, stderr)
+	cfg, opts, err := parseServeArgs(args, stderr)
 	if err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
+	}
+	if opts.cpuProfile != "" {
+		stop, err := startCPUProfile(opts.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	level, _ := ParseLogLevel(cfg.LogLevel)
 	var handler slog.Handler = slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})
@@ -69,36 +78,60 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
 	}
 	log := slog.New(handler)
-	return run(ctx, cfg, app, !noLink, stdout, log)
+	return run(ctx, cfg, app, !opts.noLink, stdout, log)
+}
+
+// serveOptions are `conclave serve` flags that are not configuration.
+type serveOptions struct {
+	noLink     bool
+	cpuProfile string
+}
+
+// startCPUProfile writes a pprof CPU profile of the whole process to path
+// until stop is called (at shutdown): how the SFU's costs are measured
+// under load (docs/benchmarks.md).
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("serve: cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("serve: cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // parseServeArgs returns the configuration args ask for: the defaults,
 // overlaid by the --config file, overlaid by every other flag given. The
 // flags are parsed twice: first only to find --config, then bound to the
 // config that file made, so that each flag given overrides the file.
-func parseServeArgs(args []string, stderr io.Writer) (cfg Config, noLink bool, err error) {
+func parseServeArgs(args []string, stderr io.Writer) (cfg Config, opts serveOptions, err error) {
 	cfg = DefaultConfig()
 	scratch := DefaultConfig()
 	first := flag.NewFlagSet("serve", flag.ContinueOnError)
 	first.SetOutput(io.Discard)
-	configFile, _ := serveFlags(first, &scratch)
+	configFile := serveFlags(first, &scratch, &serveOptions{})
 	if first.Parse(args) == nil && *configFile != "" {
 		if err := LoadConfigFile(&cfg, *configFile); err != nil {
-			return cfg, false, err
+			return cfg, opts, err
 		}
 	}
 	fset := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fset.SetOutput(stderr)
-	_, link := serveFlags(fset, &cfg)
+	serveFlags(fset, &cfg, &opts)
 	if err := fset.Parse(args); err != nil {
-		return cfg, false, err
+		return cfg, opts, err
 	}
-	return cfg, *link, nil
+	return cfg, opts, nil
 }
 
 // serveFlags defines `conclave serve`'s flags on fset, each bound to its
 // field of cfg, with cfg's values as defaults.
-func serveFlags(fset *flag.FlagSet, cfg *Config) (configFile *string, noLink *bool) {
+func serveFlags(fset *flag.FlagSet, cfg *Config, opts *serveOptions) (configFile *string) {
 	configFile = fset.String("config", "", "YAML config file (see deploy/conclave.example.yaml); flags override it")
 	fset.StringVar(&cfg.Listen, "listen", cfg.Listen, "HTTP listen address")
 	fset.StringVar(&cfg.Data, "data", cfg.Data, "data folder (SQLite database, token key)")
@@ -113,14 +146,15 @@ func serveFlags(fset *flag.FlagSet, cfg *Config) (configFile *string, noLink *bo
 	fset.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL for links, e.g. https://meet.example.org (default http://LISTEN)")
 	fset.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fset.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
-	noLink = fset.Bool("no-link", false, "do not create and print a first meeting link")
+	fset.BoolVar(&opts.noLink, "no-link", false, "do not create and print a first meeting link")
+	fset.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a pprof CPU profile of the server to this file until it stops")
 	fset.StringVar(&cfg.Redis.URL, "redis", cfg.Redis.URL, "join a cluster through this Redis (redis://[:PASSWORD@]HOST:PORT/DB)")
 	fset.StringVar(&cfg.Admin.Listen, "admin-listen", cfg.Admin.Listen, "admin API address, e.g. 127.0.0.1:8081 (default: none)")
 	fset.StringVar(&cfg.Node.ID, "node-id", cfg.Node.ID, "this node's name in the cluster (default: random)")
 	fset.StringVar(&cfg.Node.URL, "node-url", cfg.Node.URL, "this node's own base URL for participants of its meetings (default: public URL)")
 	fset.StringVar(&cfg.TLS.Cert, "tls-cert", cfg.TLS.Cert, "serve HTTPS with this PEM certificate chain (with --tls-key)")
 	fset.StringVar(&cfg.TLS.Key, "tls-key", cfg.TLS.Key, "the PEM private key of --tls-cert")
-	return configFile, noLink
+	return configFile
 }
 
 func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Writer, log *slog.Logger) (err error) {
