@@ -7,7 +7,7 @@
 //
 // The body is in the TLS presentation language with the variable-length
 // vector headers of RFC 9420, Section 2.1.2 (minimal encoding required).
-// Client-to-server types are 1 to 7, server-to-client types 64 to 72; the
+// Client-to-server types are 1 to 7, server-to-client types 64 to 73; the
 // docs file gives each body. A message over MaxMessageSize, of another
 // version, of an unknown type, with a field over its bound or with trailing
 // bytes fails to decode (ErrTooLarge, ErrVersion, ErrUnknownType,

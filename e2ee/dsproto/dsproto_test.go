@@ -5,8 +5,10 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 
 	"conclave/e2ee/mls"
+	"conclave/signaling/token"
 )
 
 // realMLS builds a real KeyPackage, commit, Welcome and application message
@@ -15,6 +17,7 @@ import (
 type realMLS struct {
 	keyPackage, ref, commit, welcome, app, remove []byte
 	dsKey                                         []byte
+	token                                         []byte // an access token as the server mints it
 }
 
 func newRealMLS(t testing.TB) realMLS {
@@ -60,9 +63,16 @@ func newRealMLS(t testing.TB) realMLS {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tok, err := token.NewIssuer("conclave", bytes.Repeat([]byte{0x42}, 32)).Issue(token.Claims{
+		Identity: "P_ABCDEFGHJKLMNPQR", Name: "Alice", Room: "room-key", Metadata: `{"kind":"browser"}`, CanPublish: true, CanSubscribe: true,
+	}, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return realMLS{
 		keyPackage: bob.KeyPackage().Bytes(), ref: bob.KeyPackage().Ref(),
 		commit: res.Commit, welcome: res.Welcome, app: app, remove: rm, dsKey: ds.PublicKey(),
+		token: []byte(tok),
 	}
 }
 
@@ -90,6 +100,8 @@ func sampleMessages(r realMLS) []Message {
 		&Lobby{State: LobbyRefused, Reason: []byte("refused by a member")},
 		&LobbyGone{Ref: r.ref},
 		&Error{Code: CodeMalformed, Text: []byte("bad")},
+		&RefreshToken{Token: r.token},
+		&RefreshToken{Token: []byte("x")},
 	}
 }
 
@@ -136,7 +148,7 @@ func TestDirections(t *testing.T) {
 			t.Errorf("%v: FromClient %v FromServer %v", ty, ty.FromClient(), ty.FromServer())
 		}
 	}
-	if Type(8).FromClient() || Type(73).FromServer() || Type(0).FromClient() {
+	if Type(8).FromClient() || Type(74).FromServer() || Type(0).FromClient() {
 		t.Error("unassigned types claim a direction")
 	}
 }
@@ -156,7 +168,7 @@ func TestRefused(t *testing.T) {
 		{"type 0", []byte{1, 0}, ErrUnknownType},
 		{"type 8", []byte{1, 8}, ErrUnknownType},
 		{"type 63", []byte{1, 63}, ErrUnknownType},
-		{"type 73", []byte{1, 73}, ErrUnknownType},
+		{"type 74", []byte{1, 74}, ErrUnknownType},
 		{"type 255", []byte{1, 255}, ErrUnknownType},
 		{"oversized message", big, ErrTooLarge},
 		{"non-minimal 2-byte length", []byte{1, 4, 0x40, 0x01, 0}, ErrMalformed},
@@ -170,6 +182,11 @@ func TestRefused(t *testing.T) {
 		{"hello leaf without epoch", []byte{1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, ErrMalformed},
 		{"hello epoch without leaf", []byte{1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0}, ErrMalformed},
 		{"huge declared length", []byte{1, 4, 0xbf, 0xff, 0xff, 0xff}, ErrTooLarge},
+		{"refresh token empty", []byte{1, 73, 0}, ErrMalformed},
+		{"refresh token with a space", []byte{1, 73, 3, 'a', ' ', 'b'}, ErrMalformed},
+		{"refresh token with a control byte", []byte{1, 73, 2, 'a', '\n'}, ErrMalformed},
+		{"refresh token with a high byte", []byte{1, 73, 2, 'a', 0xc3}, ErrMalformed},
+		{"refresh token over bound", append([]byte{1, 73, 0x60, 0x01}, bytes.Repeat([]byte{'a'}, MaxToken+1)...), ErrTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -192,6 +209,9 @@ func TestMarshalBounds(t *testing.T) {
 		{"participant", &RelayedApplication{Participant: make([]byte, MaxParticipant+1)}},
 		{"text", &Error{Text: make([]byte, MaxText+1)}},
 		{"whole message", &Application{Message: make([]byte, MaxMessageSize)}},
+		{"token over bound", &RefreshToken{Token: bytes.Repeat([]byte{'a'}, MaxToken+1)}},
+		{"empty token", &RefreshToken{}},
+		{"token not ASCII", &RefreshToken{Token: []byte("a b")}},
 		{"nil", nil},
 	}
 	for _, tc := range tests {

@@ -33,6 +33,9 @@ const (
 	// credential identity in ServerHello.
 	MaxSignatureKey = 256
 	MaxCredential   = 1024
+	// MaxToken bounds a refreshed access token (RefreshToken): the same
+	// bound as the server's token verifier (signaling/token).
+	MaxToken = 8192
 	// maxBlob bounds the opaque MLS messages (commits, Welcomes, application
 	// messages); MaxMessageSize bounds them in practice.
 	maxBlob = MaxMessageSize
@@ -71,13 +74,14 @@ const (
 	TypeLobby              Type = 70
 	TypeLobbyGone          Type = 71
 	TypeError              Type = 72
+	TypeRefreshToken       Type = 73
 )
 
 // FromClient reports whether t is a client-to-server type.
 func (t Type) FromClient() bool { return t >= TypeHello && t <= TypeGroupCreated }
 
 // FromServer reports whether t is a server-to-client type.
-func (t Type) FromServer() bool { return t >= TypeServerHello && t <= TypeError }
+func (t Type) FromServer() bool { return t >= TypeServerHello && t <= TypeRefreshToken }
 
 func (t Type) String() string {
 	if n, ok := typeNames[t]; ok {
@@ -91,7 +95,7 @@ var typeNames = map[Type]string{
 	TypeRefuse: "Refuse", TypeJoined: "Joined", TypeGroupCreated: "GroupCreated",
 	TypeServerHello: "ServerHello", TypeJoinRequest: "JoinRequest", TypeHandshake: "Handshake",
 	TypeCommitResult: "CommitResult", TypeMLSWelcome: "MLSWelcome", TypeRelayedApplication: "RelayedApplication",
-	TypeLobby: "Lobby", TypeLobbyGone: "LobbyGone", TypeError: "Error",
+	TypeLobby: "Lobby", TypeLobbyGone: "LobbyGone", TypeError: "Error", TypeRefreshToken: "RefreshToken",
 }
 
 // Message is one protocol message.
@@ -244,6 +248,16 @@ type Error struct {
 	Text []byte
 }
 
+// RefreshToken carries a fresh access token for the connection's own
+// claims (server to client), sent every refresh interval so that a client
+// whose WebSocket drops after its first token expired can still reconnect
+// and resume. Token is a bearer credential: never log it. It is 1 to
+// MaxToken bytes of visible ASCII (a JWT); anything else fails to encode
+// and to decode with ErrMalformed.
+type RefreshToken struct {
+	Token []byte
+}
+
 func (*Hello) Type() Type              { return TypeHello }
 func (*KeyPackage) Type() Type         { return TypeKeyPackage }
 func (*Commit) Type() Type             { return TypeCommit }
@@ -260,6 +274,7 @@ func (*RelayedApplication) Type() Type { return TypeRelayedApplication }
 func (*Lobby) Type() Type              { return TypeLobby }
 func (*LobbyGone) Type() Type          { return TypeLobbyGone }
 func (*Error) Type() Type              { return TypeError }
+func (*RefreshToken) Type() Type       { return TypeRefreshToken }
 
 func (m *Hello) encode(w *writer) {
 	w.uint64(m.HaveEpoch)
@@ -420,6 +435,39 @@ func (m *Error) decode(r *reader) {
 	m.Text = r.opaque("text", MaxText)
 }
 
+func (m *RefreshToken) encode(w *writer) {
+	if w.err == nil {
+		if err := checkToken(m.Token); err != nil {
+			w.err = err
+			return
+		}
+	}
+	w.opaque("token", m.Token, MaxToken)
+}
+
+func (m *RefreshToken) decode(r *reader) {
+	m.Token = r.opaque("token", MaxToken)
+	if r.err == nil {
+		if err := checkToken(m.Token); err != nil {
+			r.err = err
+		}
+	}
+}
+
+// checkToken refuses an empty token and any byte outside visible ASCII
+// (0x21 to 0x7e), which no JWT holds; the size bound is the opaque's.
+func checkToken(tok []byte) error {
+	if len(tok) == 0 {
+		return fmt.Errorf("%w: empty token", ErrMalformed)
+	}
+	for _, c := range tok {
+		if c < 0x21 || c > 0x7e {
+			return fmt.Errorf("%w: token byte 0x%02x is not visible ASCII", ErrMalformed, c)
+		}
+	}
+	return nil
+}
+
 // newMessage returns an empty message of type t, or nil.
 func newMessage(t Type) Message {
 	switch t {
@@ -455,6 +503,8 @@ func newMessage(t Type) Message {
 		return &LobbyGone{}
 	case TypeError:
 		return &Error{}
+	case TypeRefreshToken:
+		return &RefreshToken{}
 	}
 	return nil
 }
