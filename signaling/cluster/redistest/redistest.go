@@ -5,10 +5,12 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,9 +30,16 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatalf("redis-server is not installed (run scripts/ensure-deps test, or apt-get install redis-server): %v", err)
 	}
+	// redis-server cannot listen on a port the kernel picks (--port 0 turns
+	// TCP off) nor take a listening socket from its parent, so the port is
+	// picked here and bound by redis-server a moment later: another socket
+	// may take it in between. Then redis-server exits (and Start tries a
+	// fresh port), or, worse, another test's redis-server holds the port and
+	// answers: start checks that the server answering is the process it
+	// started.
 	var lastErr error
 	for range 5 {
-		port, err := freePort()
+		port, err := unusedPort()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,13 +53,29 @@ func Start(t testing.TB) *Server {
 	return nil
 }
 
-func freePort() (int, error) {
+// unusedPort returns a loopback TCP port no socket holds at this moment.
+func unusedPort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("redistest: pick a port: %w", err)
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// processID reads the process ID the redis-server answering c reports
+// (INFO server, field process_id).
+func processID(ctx context.Context, c *redis.Client) (int, error) {
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); ok {
+			return strconv.Atoi(v)
+		}
+	}
+	return 0, errors.New("no process_id in INFO server")
 }
 
 func start(t testing.TB, bin string, port int) (*Server, error) {
@@ -69,8 +94,13 @@ func start(t testing.TB, bin string, port int) (*Server, error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := c.Ping(ctx).Err()
+		pid, err := processID(ctx, c)
 		cancel()
+		if err == nil && pid != cmd.Process.Pid {
+			cmd.Process.Kill()
+			<-exited
+			return nil, fmt.Errorf("port %d is another redis-server's (process %d)", port, pid)
+		}
 		if err == nil {
 			break
 		}

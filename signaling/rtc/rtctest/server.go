@@ -2,11 +2,13 @@ package rtctest
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,10 +47,7 @@ func Start(t testing.TB, cfg rtc.Config) *Server {
 	ecfg := sfu.DefaultConfig()
 	ecfg.ListenIP = "127.0.0.1"
 	ecfg.IncludeLoopback = true
-	eng, err := sfu.NewEngine(ecfg, log)
-	if err != nil {
-		t.Fatalf("rtctest: engine: %v", err)
-	}
+	eng := NewEngine(t, ecfg, log)
 	ver := token.NewVerifier("rtctest", testSecret)
 	h := rtc.NewHandler(cfg, func(tok string) (*token.Claims, error) { return ver.Verify(tok, time.Now()) }, eng, log)
 	srv := httptest.NewServer(h)
@@ -59,11 +58,39 @@ func Start(t testing.TB, cfg rtc.Config) *Server {
 			t.Errorf("rtctest: shutdown: %v", err)
 		}
 		srv.Close()
-		_ = eng.Close()
 	})
 	return &Server{
 		URL: "ws" + strings.TrimPrefix(srv.URL, "http"), HTTP: srv, Handler: h, Engine: eng,
 		Issuer: token.NewIssuer("rtctest", testSecret), Verifier: ver,
+	}
+}
+
+// bindAttempts is how many times NewEngine tries to bind kernel-chosen
+// ports that another socket took first.
+const bindAttempts = 5
+
+// NewEngine starts an SFU engine with cfg and closes it when the test ends
+// (after cleanups registered later, such as a handler's shutdown).
+//
+// Where cfg leaves every port to the kernel (0, or -1 for no ICE-TCP), a
+// bind failing with EADDRINUSE is a race, not a configuration error:
+// sfu/turn binds its TCP listener on the number the kernel gave its UDP
+// socket, and TCP and UDP ports are separate spaces, so any TCP socket on
+// the machine (a parallel test's listener or outgoing connection) may hold
+// that number. NewEngine then tries again with fresh ports.
+func NewEngine(t testing.TB, cfg sfu.Config, log *slog.Logger) *sfu.Engine {
+	t.Helper()
+	kernelPorts := cfg.UDPPort == 0 && cfg.TCPPort <= 0 && (!cfg.TURN.Enabled || cfg.TURN.Port == 0)
+	for attempt := 1; ; attempt++ {
+		eng, err := sfu.NewEngine(cfg, log)
+		if err == nil {
+			t.Cleanup(func() { _ = eng.Close() })
+			return eng
+		}
+		if !kernelPorts || !errors.Is(err, syscall.EADDRINUSE) || attempt == bindAttempts {
+			t.Fatalf("rtctest: engine (attempt %d): %v", attempt, err)
+		}
+		t.Logf("rtctest: engine: %v; trying again with fresh ports", err)
 	}
 }
 
