@@ -47,7 +47,13 @@ func newMediaPlane(cfg signaling.Config, verify *token.Verifier, issue *token.Is
 		return nil, signaling.MediaInfo{}, err
 	}
 	var h *rtc.Handler
-	dsrv, err := ds.New(ds.Config{OnAdmission: func(room, identity string) { h.Readmit(room, identity) }}, dsKey,
+	dsrv, err := ds.New(ds.Config{
+		OnAdmission: func(room, identity string) { h.Readmit(room, identity) },
+		// As /rtc: a client that reconnects /e2ee after its first token
+		// expired holds a fresh one.
+		RefreshInterval: cfg.Join.TokenTTL / 2,
+		Refresh:         func(c token.Claims) (string, error) { return issue.Issue(c, cfg.Join.TokenTTL) },
+	}, dsKey,
 		func(tok string) (*token.Claims, error) { return verify.Verify(tok, time.Now()) }, log)
 	if err != nil {
 		_ = engine.Close()

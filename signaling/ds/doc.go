@@ -14,6 +14,11 @@
 // (data/ds.key). That Remove is the only thing it ever signs: members
 // accept nothing else from it (mls.AllowExternalRemoveOnly).
 //
+// With Config.Refresh set, it sends each connection a fresh access token
+// for the claims it connected with every RefreshInterval
+// (dsproto.RefreshToken), as /rtc does, so that a client can reconnect and
+// resume after its first token expired.
+//
 // It tells the media plane which participants are members (Server.Admitted,
 // Config.OnAdmission), so that the SFU forwards nothing to a participant
 // before its Welcome.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -37,6 +38,9 @@ type harness struct {
 	key    *mls.SignatureKey
 	http   *httptest.Server
 	issuer *token.Issuer
+	// ttl is the lifetime of the tokens the harness dials with (zero: an
+	// hour).
+	ttl time.Duration
 
 	mu         sync.Mutex
 	admissions []string // "room/identity" per OnAdmission call
@@ -51,6 +55,12 @@ func newHarness(t testing.TB, cfg ds.Config) *harness {
 // if set, is called after the harness records each admission change.
 func newHarnessWith(t testing.TB, cfg ds.Config, issuer *token.Issuer, verifier *token.Verifier, onAdmission func(room, identity string)) *harness {
 	t.Helper()
+	return newHarnessLog(t, cfg, issuer, verifier, onAdmission, nil)
+}
+
+// newHarnessLog is newHarnessWith with the server logging to log.
+func newHarnessLog(t testing.TB, cfg ds.Config, issuer *token.Issuer, verifier *token.Verifier, onAdmission func(room, identity string), log *slog.Logger) *harness {
+	t.Helper()
 	key, err := ds.LoadOrCreateKey(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +74,7 @@ func newHarnessWith(t testing.TB, cfg ds.Config, issuer *token.Issuer, verifier 
 			onAdmission(room, identity)
 		}
 	}
-	h.srv, err = ds.New(cfg, key, func(tok string) (*token.Claims, error) { return verifier.Verify(tok, time.Now()) }, nil)
+	h.srv, err = ds.New(cfg, key, func(tok string) (*token.Claims, error) { return verifier.Verify(tok, time.Now()) }, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +93,11 @@ func newHarnessWith(t testing.TB, cfg ds.Config, issuer *token.Issuer, verifier 
 }
 
 func (h *harness) token(room, identity string) string {
-	tok, err := h.issuer.Issue(token.Claims{Identity: identity, Name: identity, Room: room, CanPublish: true, CanSubscribe: true}, time.Hour)
+	ttl := h.ttl
+	if ttl == 0 {
+		ttl = time.Hour
+	}
+	tok, err := h.issuer.Issue(token.Claims{Identity: identity, Name: identity, Room: room, CanPublish: true, CanSubscribe: true}, ttl)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -97,11 +111,21 @@ func (h *harness) url(tok string) string {
 // dial connects identity to room without saying Hello.
 func (h *harness) dial(room, identity string) *client {
 	h.t.Helper()
-	ws, resp, err := websocket.DefaultDialer.Dial(h.url(h.token(room, identity)), nil)
+	return h.dialToken(h.token(room, identity), identity)
+}
+
+// dialToken connects with tok (whose identity is name) without saying
+// Hello.
+func (h *harness) dialToken(tok, name string) *client {
+	h.t.Helper()
+	ws, resp, err := websocket.DefaultDialer.Dial(h.url(tok), nil)
 	if err != nil {
-		h.t.Fatalf("dial %s: %v (response %v)", identity, err, resp)
+		h.t.Fatalf("dial %s: %v (response %v)", name, err, resp)
 	}
-	c := &client{t: h.t, name: identity, ws: ws, in: make(chan dsproto.Message, 4096), done: make(chan struct{})}
+	c := &client{
+		t: h.t, name: name, ws: ws, token: tok,
+		in: make(chan dsproto.Message, 4096), tokens: make(chan string, 64), done: make(chan struct{}),
+	}
 	go c.readLoop()
 	h.t.Cleanup(func() { c.ws.Close(); <-c.done })
 	return c
@@ -137,13 +161,17 @@ func (h *harness) admissionCalls(room, identity string) int {
 	return n
 }
 
-// client is a raw /e2ee WebSocket client.
+// client is a raw /e2ee WebSocket client. The RefreshTokens the DS sends
+// at any time go to tokens (the newest dropped if the test does not read
+// them), every other message to in.
 type client struct {
-	t    testing.TB
-	name string
-	ws   *websocket.Conn
-	in   chan dsproto.Message
-	done chan struct{}
+	t      testing.TB
+	name   string
+	ws     *websocket.Conn
+	token  string // the token it dialed with
+	in     chan dsproto.Message
+	tokens chan string
+	done   chan struct{}
 
 	mu       sync.Mutex
 	closeErr error
@@ -170,6 +198,13 @@ func (c *client) readLoop() {
 		if err != nil {
 			c.t.Errorf("%s: the DS sent an invalid message: %v", c.name, err)
 			return
+		}
+		if rt, ok := m.(*dsproto.RefreshToken); ok {
+			select {
+			case c.tokens <- string(rt.Token):
+			default:
+			}
+			continue
 		}
 		c.in <- m
 	}
@@ -204,6 +239,18 @@ func (c *client) next() dsproto.Message {
 		c.t.Fatalf("%s: no message within %v", c.name, timeout)
 	}
 	return nil
+}
+
+// refreshed waits for the next RefreshToken and returns its token.
+func (c *client) refreshed() string {
+	c.t.Helper()
+	select {
+	case tok := <-c.tokens:
+		return tok
+	case <-time.After(timeout):
+		c.t.Fatalf("%s: no RefreshToken within %v", c.name, timeout)
+	}
+	return ""
 }
 
 // expect returns the next message of type T, failing on any other type

@@ -30,6 +30,9 @@ const (
 	DefaultSendQueueBytes = 16 << 20
 	DefaultPingInterval   = 15 * time.Second
 	DefaultWriteTimeout   = 10 * time.Second
+	// DefaultRefreshInterval is half the default access token lifetime
+	// (signaling.Config.Join.TokenTTL, 10 minutes).
+	DefaultRefreshInterval = 5 * time.Minute
 )
 
 // Config configures a Server. Zero fields take the defaults.
@@ -48,6 +51,14 @@ type Config struct {
 	// PingInterval is how often the DS pings; a connection silent for three
 	// intervals is closed. WriteTimeout bounds one write.
 	PingInterval, WriteTimeout time.Duration
+	// Refresh, when set, mints a fresh access token for a connection's
+	// claims (the same issuer and lifetime as /rtc's refresh); the DS sends
+	// it (dsproto.RefreshToken) every RefreshInterval, so that a client
+	// whose WebSocket drops after its first token expired can reconnect
+	// and resume. RefreshInterval defaults to DefaultRefreshInterval; set
+	// it to half the token lifetime.
+	Refresh         func(c token.Claims) (string, error)
+	RefreshInterval time.Duration
 	// OnAdmission is called when the participant identity of room becomes
 	// a member of the room's group or stops being one (ask Admitted which).
 	// It is never called with a lock held, and may call Admitted.
@@ -78,6 +89,9 @@ func (c *Config) defaults() {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.RefreshInterval <= 0 {
+		c.RefreshInterval = DefaultRefreshInterval
 	}
 }
 
@@ -284,9 +298,46 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.close(code, err.Error())
 		return
 	}
+	stopRefresh := s.refreshTokens(c, *claims)
 	s.readLoop(c, rm)
+	stopRefresh()
 	rm.detach(c)
 	s.dropIfEmpty(rm)
+}
+
+// refreshTokens sends c a fresh token for claims every RefreshInterval
+// until the returned stop function is called (docs/e2ee-protocol.md, "Token
+// refresh"). The goroutine it starts is owned by the connection's handler,
+// which calls stop before it returns. Tokens are never logged.
+func (s *Server) refreshTokens(c *conn, claims token.Claims) (stop func()) {
+	if s.cfg.Refresh == nil {
+		return func() {}
+	}
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.cfg.RefreshInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-c.done:
+				return
+			case <-t.C:
+				tok, err := s.cfg.Refresh(claims)
+				if err != nil {
+					c.log.Error("ds: refresh token", "err", err)
+					continue
+				}
+				if !c.send(&dsproto.RefreshToken{Token: []byte(tok)}) {
+					return // closing, or dropped as too slow
+				}
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
 }
 
 // readLoop reads and handles messages until the connection ends or sends
