@@ -24,6 +24,7 @@
 //   - every credential is a ConclaveIdentity, and the roster is the tree.
 //
 // It holds the member's private keys, epoch secrets, media keys and chat
-// plaintext; it must never log them, nor the link secret. Logs carry epochs,
+// plaintext; it must never log them, nor the link secret, nor the access
+// tokens the DS refreshes (passed on as TokenRefreshed, never kept). Logs carry epochs,
 // sizes and decisions only.
 package session

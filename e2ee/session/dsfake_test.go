@@ -40,6 +40,8 @@ func encodeIn(m any) []byte {
 		d = &dsproto.LobbyGone{Ref: m.ref}
 	case inError:
 		d = &dsproto.Error{Code: m.code, Text: []byte(m.text)}
+	case inRefreshToken:
+		d = &dsproto.RefreshToken{Token: []byte(m.token)}
 	default:
 		panic(fmt.Sprintf("encodeIn %T", m))
 	}

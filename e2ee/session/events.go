@@ -99,6 +99,13 @@ type ServerError struct {
 	Text string
 }
 
+// TokenRefreshed: the DS sent a fresh access token for this client's own
+// claims (docs/e2ee-protocol.md, "Token refresh"). The client opens its next
+// /e2ee WebSocket (a reconnect, to resume) with the latest one, since the
+// token it started with expires. It is a bearer credential for /rtc and
+// /e2ee: never log it. The session does not keep it.
+type TokenRefreshed struct{ Token string }
+
 func (EpochChanged) isEvent()   {}
 func (RosterChanged) isEvent()  {}
 func (LobbyChanged) isEvent()   {}
@@ -108,3 +115,4 @@ func (Rejected) isEvent()       {}
 func (Removed) isEvent()        {}
 func (ServerError) isEvent()    {}
 func (StatusReceived) isEvent() {}
+func (TokenRefreshed) isEvent() {}

@@ -53,6 +53,8 @@ type (
 		code uint16
 		text string
 	}
+	// inRefreshToken is a fresh access token; a credential, never logged.
+	inRefreshToken struct{ token string }
 )
 
 // Outbound messages (client -> DS).

@@ -297,6 +297,10 @@ func (s *Session) Handle(data []byte, now time.Time) (Output, error) {
 		s.onLobbyGone(m)
 	case inError:
 		s.emit(ServerError{Code: m.code, Text: m.text})
+	case inRefreshToken:
+		// Passed through, not kept: the session's state (MarshalBinary)
+		// holds no credential of the transport.
+		s.emit(TokenRefreshed{Token: m.token})
 	}
 	s.tick(now)
 	return s.flush(), err

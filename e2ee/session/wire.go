@@ -63,6 +63,8 @@ func decode(data []byte) (any, error) {
 		return inLobbyGone{ref: d.Ref}, nil
 	case *dsproto.Error:
 		return inError{code: d.Code, text: string(d.Text)}, nil
+	case *dsproto.RefreshToken:
+		return inRefreshToken{token: string(d.Token)}, nil
 	}
 	return nil, fmt.Errorf("%w: %v is not a server message", ErrProtocol, d.Type())
 }

@@ -16,7 +16,8 @@
 // the messages to /e2ee in order, show the events. Events are plain objects
 // with a "type": "epoch" (epoch, securityCode, baseKey, leaf, canSend),
 // "roster", "lobby", "lobbyStatus", "chat", "status", "rejected",
-// "removed", "serverError".
+// "removed", "serverError", "token" (token: a fresh access token the DS
+// sent; the page opens its next /e2ee WebSocket with the latest one).
 //
 // The session itself performs no I/O and reads no clock; the page owns the
 // WebSocket and the timer. Bytes cross as Uint8Array. A call that fails
@@ -27,5 +28,5 @@
 // plaintext in the page's memory. The "epoch" event carries the epoch's
 // SFrame base key (RFC 9605, Section 5.2) for the page to import as a
 // non-extractable CryptoKey and hand to the SFrame worker, then erase; it
-// never logs keys, the link secret or content.
+// never logs keys, the link secret, access tokens or content.
 package main

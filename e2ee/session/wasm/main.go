@@ -186,6 +186,9 @@ func event(ev session.Event) map[string]any {
 		return map[string]any{"type": "removed"}
 	case session.ServerError:
 		return map[string]any{"type": "serverError", "code": e.Code, "text": e.Text}
+	case session.TokenRefreshed:
+		// The page reconnects /e2ee with it; a credential, never logged.
+		return map[string]any{"type": "token", "token": e.Token}
 	default:
 		return map[string]any{"type": "unknown"}
 	}

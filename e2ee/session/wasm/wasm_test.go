@@ -19,7 +19,8 @@ import (
 // a browser session is told to create the group, answers GroupCreated and
 // Joined, reports the epoch (with a 16-byte SFrame base key and its leaf),
 // the roster, seals chat and status as Application messages, saves and
-// resumes, turns garbage into an error value rather than stopping, and
+// resumes, turns garbage into an error value rather than stopping, passes a
+// refreshed access token on as a {type: "token"} event, and
 // creates a group that forbids phones when the config says forbidPhones.
 func TestWasmUnderNode(t *testing.T) {
 	node, out, execJS := wasmtest.Build(t, "session")
@@ -32,7 +33,12 @@ func TestWasmUnderNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := exec.Command(node, filepath.Join("testdata", "smoke.js"), execJS, out, hex.EncodeToString(sh))
+	const tok = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJQX0EifQ.c2lnbmF0dXJl"
+	rt, err := dsproto.Marshal(&dsproto.RefreshToken{Token: []byte(tok)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := exec.Command(node, filepath.Join("testdata", "smoke.js"), execJS, out, hex.EncodeToString(sh), hex.EncodeToString(rt))
 	b, err := run.Output()
 	if err != nil {
 		t.Fatalf("node: %v\n%s", err, b)
@@ -55,6 +61,9 @@ func TestWasmUnderNode(t *testing.T) {
 		}
 		Deadline         string
 		GarbageError     string
+		TokenEvents      []string
+		TokenSend        int
+		TokenError       string
 		BadKindIsError   bool
 		BadHandleIsError bool
 
@@ -107,6 +116,11 @@ func TestWasmUnderNode(t *testing.T) {
 	if got.Deadline != "number" || got.GarbageError == "" || !got.BadKindIsError || !got.BadHandleIsError {
 		t.Fatalf("deadline %q, garbage error %q, bad kind is error %v, bad handle is error %v", got.Deadline, got.GarbageError, got.BadKindIsError, got.BadHandleIsError)
 	}
+	t.Run("token", func(t *testing.T) {
+		if len(got.TokenEvents) != 1 || got.TokenEvents[0] != tok || got.TokenSend != 0 || got.TokenError != "" {
+			t.Fatalf("RefreshToken gave token events %q, %d messages, error %q; want one event with the token, nothing sent", got.TokenEvents, got.TokenSend, got.TokenError)
+		}
+	})
 	t.Run("forbidPhones", func(t *testing.T) {
 		if got.PhonesForbidden {
 			t.Error("a group created without forbidPhones reports phones forbidden")

@@ -1,5 +1,6 @@
 // Drives the session module under Node for wasm_test.go: argv = wasm_exec.js,
-// session.wasm, then the hex of a ServerHello{role create} from the test's DS.
+// session.wasm, then the hex of a ServerHello{role create} from the test's DS,
+// then the hex of a RefreshToken.
 // Prints one JSON object with what came out.
 require(process.argv[2]);
 const fs = require("fs");
@@ -23,6 +24,7 @@ WebAssembly.instantiate(fs.readFileSync(process.argv[3]), go.importObject).then(
   const h2 = chk(m.restore(cfg, saved, now + 2));
   const resume = chk(m.start(h2, now + 2));
   const garbage = chk(m.handle(h, new Uint8Array([1, 2, 3]), now + 3));
+  const refreshed = chk(m.handle(h, new Uint8Array(Buffer.from(process.argv[5], "hex")), now + 4));
   const badKind = m.create({ ...cfg, kind: "alien" });
   // The same creation with forbidPhones: the group context says so.
   const hp = chk(m.create({ ...cfg, forbidPhones: true }));
@@ -41,6 +43,9 @@ WebAssembly.instantiate(fs.readFileSync(process.argv[3]), go.importObject).then(
     resume: resume.send.map(hex),
     deadline: typeof m.deadline(h),
     garbageError: garbage.error || "",
+    tokenEvents: refreshed.events.filter((e) => e.type === "token").map((e) => e.token),
+    tokenSend: refreshed.send.length,
+    tokenError: refreshed.error || "",
     badKindIsError: badKind instanceof Error,
     badHandleIsError: badHandle instanceof Error,
     phonesForbidden: chk(m.phonesForbidden(h)),
