@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -147,6 +148,7 @@ type E2EE struct {
 	lobby     []session.LobbyEntry
 	roster    []session.Member
 	epochAt   map[uint64]time.Time
+	history   []EpochRecord // oldest first, at most maxEpochHistory
 	joined    chan struct{}
 	requested time.Time
 	wake      chan struct{}
@@ -158,7 +160,28 @@ type E2EE struct {
 	firstOpen  atomic.Int64 // unix nanos of the first decrypted frame
 	firstSeal  sync.Map     // epoch -> unix nanos of the first frame sealed in it
 	openFailed atomic.Uint64
+	// firstOpenIn maps an epoch to the unix nanos of the first frame
+	// decrypted under it; byLow maps the low epoch bits of a KID
+	// (sframe.DefaultKIDLayout) to 1 + the newest epoch entered with them.
+	firstOpenIn sync.Map
+	byLow       []atomic.Uint64
 }
+
+// EpochRecord is what a member saw of one MLS epoch it entered: when, who
+// was in the group, and when it decrypted the first frame keyed by it.
+type EpochRecord struct {
+	Epoch   uint64
+	Entered time.Time
+	// Members are the participant identities (the access tokens'
+	// identities) of the roster in this epoch.
+	Members []string
+	// FirstOpen is when the first frame under this epoch was decrypted
+	// (from any sender); zero if none was.
+	FirstOpen time.Time
+}
+
+// maxEpochHistory bounds the epochs EpochHistory remembers.
+const maxEpochHistory = 1024
 
 var (
 	_ FrameCipher = (*E2EE)(nil)
@@ -215,6 +238,7 @@ func DialE2EE(ctx context.Context, signalURL, token string, cfg E2EEConfig) (*E2
 	ws.SetReadLimit(dsproto.MaxMessageSize + 1)
 	e := &E2EE{
 		log: log, ws: ws, cfg: cfg, s: s, done: make(chan struct{}), receiver: s.Receiver(),
+		byLow:   make([]atomic.Uint64, 1<<sframe.DefaultKIDLayout.EpochBits),
 		epochAt: map[uint64]time.Time{}, joined: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
 	e.code.Store("")
@@ -343,6 +367,12 @@ func (e *E2EE) apply(out session.Output) error {
 		switch ev := ev.(type) {
 		case session.EpochChanged:
 			e.epochAt[ev.Epoch] = now
+			e.byLow[ev.Epoch&(1<<sframe.DefaultKIDLayout.EpochBits-1)].Store(ev.Epoch + 1)
+			if len(e.history) == maxEpochHistory {
+				e.firstOpenIn.Delete(e.history[0].Epoch)
+				e.history = slices.Delete(e.history, 0, 1)
+			}
+			e.history = append(e.history, EpochRecord{Epoch: ev.Epoch, Entered: now})
 			e.sender.Store(ev.Sender)
 			e.epoch.Store(ev.Epoch)
 			e.code.Store(ev.SecurityCode)
@@ -356,6 +386,13 @@ func (e *E2EE) apply(out session.Output) error {
 			e.log.Info("bot: epoch", "epoch", ev.Epoch)
 		case session.RosterChanged:
 			e.roster = ev.Members
+			if n := len(e.history); n > 0 {
+				ids := make([]string, 0, len(ev.Members))
+				for _, m := range ev.Members {
+					ids = append(ids, m.Identity.Participant)
+				}
+				e.history[n-1].Members = ids
+			}
 		case session.LobbyChanged:
 			e.lobby = ev.Waiting
 			if e.cfg.AdmitAll {
@@ -563,8 +600,50 @@ func (e *E2EE) Open(dst []byte, kind Kind, wire []byte) ([]byte, error) {
 		e.openFailed.Add(1)
 		return nil, err
 	}
+	now := time.Now().UnixNano()
 	if e.firstOpen.Load() == 0 {
-		e.firstOpen.CompareAndSwap(0, time.Now().UnixNano())
+		e.firstOpen.CompareAndSwap(0, now)
+	}
+	if ep, ok := e.epochOf(kind, wire); ok {
+		if _, seen := e.firstOpenIn.Load(ep); !seen {
+			e.firstOpenIn.LoadOrStore(ep, now)
+		}
 	}
 	return out, nil
+}
+
+// epochOf returns the epoch of a frame that decrypted: the newest epoch
+// entered whose low bits are the KID's (RFC 9605, Section 5.2). False if
+// the bot has not recorded that epoch yet (the receiver installs an epoch's
+// key just before its EpochChanged event is applied).
+func (e *E2EE) epochOf(kind Kind, wire []byte) (uint64, bool) {
+	n, err := sframe.ClearPrefixLen(codecOf(kind), wire)
+	if err != nil {
+		return 0, false
+	}
+	h, _, err := sframe.ParseHeader(wire[n:])
+	if err != nil {
+		return 0, false
+	}
+	_, _, low := sframe.DefaultKIDLayout.Split(h.KID)
+	v := e.byLow[low].Load()
+	return v - 1, v != 0
+}
+
+// EpochHistory returns the epochs the bot entered, oldest first (at most
+// the last 1024), with their rosters and first decrypted frames.
+func (e *E2EE) EpochHistory() []EpochRecord {
+	e.mu.Lock()
+	out := make([]EpochRecord, len(e.history))
+	for i, r := range e.history {
+		r.Members = slices.Clone(r.Members)
+		out[i] = r
+	}
+	e.mu.Unlock()
+	for i := range out {
+		if v, ok := e.firstOpenIn.Load(out[i].Epoch); ok {
+			out[i].FirstOpen = time.Unix(0, v.(int64))
+		}
+	}
+	return out
 }

@@ -24,19 +24,25 @@ type Report struct {
 	SealFailures    uint64 `json:"seal_failures"`
 
 	// Received, over all tracks.
-	PacketsReceived  uint64  `json:"packets_received"`
-	FramesReceived   uint64  `json:"frames_received"`
-	FramesDecrypted  uint64  `json:"frames_decrypted"`
-	DecryptFailures  uint64  `json:"decrypt_failures"`
-	DuplicateFrames  uint64  `json:"duplicate_frames"`
-	NotBotPayload    uint64  `json:"frames_not_bot_payload"`
-	FramesLost       uint64  `json:"frames_lost"`
-	IncompleteFrames uint64  `json:"incomplete_frames"`
-	LossRatio        float64 `json:"loss_ratio"`
-	LatencyP50MS     float64 `json:"latency_p50_ms"`
-	LatencyP95MS     float64 `json:"latency_p95_ms"`
-	LatencyP99MS     float64 `json:"latency_p99_ms"`
-	LatencyMaxMS     float64 `json:"latency_max_ms"`
+	PacketsReceived uint64 `json:"packets_received"`
+	FramesReceived  uint64 `json:"frames_received"`
+	FramesDecrypted uint64 `json:"frames_decrypted"`
+	DecryptFailures uint64 `json:"decrypt_failures"`
+	// FramesHeld counts frames that arrived before their key (a new
+	// epoch's frames overtaking its MLS commit), or behind such a frame,
+	// and were held until it came; FramesHeldDropped those of them whose
+	// key never came in time. Neither is a decrypt failure.
+	FramesHeld        uint64  `json:"frames_held"`
+	FramesHeldDropped uint64  `json:"frames_held_dropped"`
+	DuplicateFrames   uint64  `json:"duplicate_frames"`
+	NotBotPayload     uint64  `json:"frames_not_bot_payload"`
+	FramesLost        uint64  `json:"frames_lost"`
+	IncompleteFrames  uint64  `json:"incomplete_frames"`
+	LossRatio         float64 `json:"loss_ratio"`
+	LatencyP50MS      float64 `json:"latency_p50_ms"`
+	LatencyP95MS      float64 `json:"latency_p95_ms"`
+	LatencyP99MS      float64 `json:"latency_p99_ms"`
+	LatencyMaxMS      float64 `json:"latency_max_ms"`
 
 	// ParticipantsSeen counts the other identities seen in the room.
 	ParticipantsSeen int `json:"participants_seen"`
@@ -76,7 +82,10 @@ type TrackReport struct {
 	FramesReceived  uint64 `json:"frames_received"`
 	FramesDecrypted uint64 `json:"frames_decrypted"`
 	DecryptFailures uint64 `json:"decrypt_failures"`
-	DuplicateFrames uint64 `json:"duplicate_frames"`
+	// FramesHeld and FramesHeldDropped: see Report.
+	FramesHeld        uint64 `json:"frames_held"`
+	FramesHeldDropped uint64 `json:"frames_held_dropped"`
+	DuplicateFrames   uint64 `json:"duplicate_frames"`
 	// NotBotPayload counts decrypted frames that are not a bot's test
 	// payload (real media from a browser or a phone); they are included
 	// in FramesDecrypted.
@@ -158,6 +167,9 @@ func (b *Bot) Report() Report {
 			FramesReceived:      rt.framesReceived,
 			FramesDecrypted:     rt.framesDecrypted,
 			DecryptFailures:     rt.decryptFailures,
+			FramesHeld:          rt.held,
+			FramesHeldDropped:   rt.heldDropped,
+			DuplicateFrames:     rt.duplicates,
 			NotBotPayload:       rt.notBotPayload,
 			FramesLost:          rt.lost,
 			IncompleteFrames:    rt.incomplete,
@@ -188,6 +200,8 @@ func (b *Bot) Report() Report {
 		r.FramesReceived += tr.FramesReceived
 		r.FramesDecrypted += tr.FramesDecrypted
 		r.DecryptFailures += tr.DecryptFailures
+		r.FramesHeld += tr.FramesHeld
+		r.FramesHeldDropped += tr.FramesHeldDropped
 		r.DuplicateFrames += tr.DuplicateFrames
 		r.NotBotPayload += tr.NotBotPayload
 		r.FramesLost += tr.FramesLost

@@ -2,6 +2,7 @@ package bot
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -46,10 +47,38 @@ type remoteTrack struct {
 	waitingKey     bool // no keyframe since the start or the last layer change
 	lastPLI        time.Time
 	plis           uint64
-	firstFrameAt   time.Time
-	lastFrameAt    time.Time
-	latency        histogram
+	// held counts frames that were held (see onFrame): they arrived before
+	// their key was installed, or behind such a frame; heldDropped those
+	// of them whose key never came within maxHoldAge (or that were pushed
+	// out of a full queue).
+	held         uint64
+	heldDropped  uint64
+	firstFrameAt time.Time
+	lastFrameAt  time.Time
+	latency      histogram
+
+	// queue holds the frames waiting for their key, oldest first. Only
+	// the track's reader goroutine touches it (not under mu).
+	queue []heldFrame
 }
+
+// heldFrame is a received frame whose key was not installed yet.
+type heldFrame struct {
+	wire []byte // a copy: the reader's buffer is reused
+	at   time.Time
+}
+
+// maxHeldFrames and maxHoldAge bound the frames one received track keeps
+// while their key is unknown. RFC 9605, Section 4.4.4 lets a receiver
+// buffer such a frame until its key arrives: with MLS the first frames of
+// a new epoch can overtake the commit that creates it, since media goes
+// through the SFU over UDP and the commit through the delivery service
+// over a WebSocket. Half a second covers a commit's delivery and
+// processing; 64 frames is over a second of audio or video.
+const (
+	maxHeldFrames = 64
+	maxHoldAge    = 500 * time.Millisecond
+)
 
 // trackSIDs returns the track and participant SIDs of a received track. The
 // SFU names the stream "<participant SID>|<track SID>" and the track by its
@@ -238,10 +267,64 @@ func (rt *remoteTrack) countIncomplete() {
 }
 
 // onFrame decrypts and measures one received frame; plain is scratch space,
-// returned for reuse.
+// returned for reuse. A frame whose key is not installed yet
+// (sframe.ErrUnknownKey) is held, with the frames of the track that follow
+// it so that their order is kept, until the key arrives or maxHoldAge
+// passes; held frames are retried whenever the track receives a frame.
+// Only the track's reader goroutine calls it.
 func (b *Bot) onFrame(rt *remoteTrack, wire, plain []byte) []byte {
 	now := time.Now()
-	out, err := b.cipher.Open(plain[:0], rt.kind, wire)
+	rt.mu.Lock()
+	rt.framesReceived++
+	rt.mu.Unlock()
+	plain = b.drainHeld(rt, plain)
+	if len(rt.queue) == 0 {
+		out, err := b.cipher.Open(plain[:0], rt.kind, wire)
+		if !errors.Is(err, sframe.ErrUnknownKey) {
+			return b.account(rt, now, out, err, plain)
+		}
+	}
+	rt.hold(wire, now)
+	return plain
+}
+
+// hold queues a copy of wire; a full queue drops its oldest frame.
+func (rt *remoteTrack) hold(wire []byte, now time.Time) {
+	rt.mu.Lock()
+	rt.held++
+	if len(rt.queue) >= maxHeldFrames {
+		rt.heldDropped++
+		rt.queue = slices.Delete(rt.queue, 0, 1)
+	}
+	rt.mu.Unlock()
+	rt.queue = append(rt.queue, heldFrame{wire: slices.Clone(wire), at: now})
+}
+
+// drainHeld decrypts the held frames, oldest first, until one still has no
+// key and is younger than maxHoldAge; older ones are dropped.
+func (b *Bot) drainHeld(rt *remoteTrack, plain []byte) []byte {
+	for len(rt.queue) > 0 {
+		h := rt.queue[0]
+		now := time.Now()
+		out, err := b.cipher.Open(plain[:0], rt.kind, h.wire)
+		if errors.Is(err, sframe.ErrUnknownKey) {
+			if now.Sub(h.at) < maxHoldAge {
+				return plain
+			}
+			rt.mu.Lock()
+			rt.heldDropped++
+			rt.mu.Unlock()
+		} else {
+			plain = b.account(rt, now, out, err, plain)
+		}
+		rt.queue = slices.Delete(rt.queue, 0, 1)
+	}
+	return plain
+}
+
+// account measures one frame that was opened at now: out and err are what
+// the cipher returned.
+func (b *Bot) account(rt *remoteTrack, now time.Time, out []byte, err error, plain []byte) []byte {
 	var p Payload
 	var payloadErr error
 	if err == nil {
@@ -261,7 +344,6 @@ func (b *Bot) onFrame(rt *remoteTrack, wire, plain []byte) []byte {
 	}
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
-	rt.framesReceived++
 	if err != nil {
 		if errors.Is(err, sframe.ErrReplay) {
 			// A frame seen before (a network duplicate), refused by the
