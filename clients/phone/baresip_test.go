@@ -10,7 +10,6 @@ type (
 )
 
 var (
-	freePort     = phonetest.FreePort
 	writeToneWAV = phonetest.WriteToneWAV
 	readWAV      = phonetest.ReadWAV
 	startBaresip = phonetest.Start

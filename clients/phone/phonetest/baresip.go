@@ -50,17 +50,6 @@ type Config struct {
 	BurstPeriod time.Duration
 }
 
-// FreePort returns a TCP port free on loopback now.
-func FreePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // WriteToneWAV writes seconds of a sine tone at freq as a mono S16LE WAV.
 func WriteToneWAV(path string, rate int, seconds, freq float64) error {
 	return writeWAV(path, rate, seconds, freq, 0)
@@ -145,10 +134,13 @@ func Start(t *testing.T, cfg Config) *Baresip {
 	if err := os.Mkdir(rec, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	sipPort, ctrlPort := FreePort(t), FreePort(t)
+	// Every port is the kernel's pick (port 0), read back from the running
+	// process: a port picked here and bound by baresip later could be taken
+	// in between by a parallel test, even by another softphone's control
+	// socket.
 	conf := strings.Join([]string{
 		"poll_method epoll",
-		fmt.Sprintf("sip_listen 127.0.0.1:%d", sipPort),
+		"sip_listen 127.0.0.1:0",
 		"sip_trans_bsize 128",
 		"net_interface 127.0.0.1",
 		"audio_player aufile," + filepath.Join(dir, "nowhere.wav"),
@@ -171,7 +163,7 @@ func Start(t *testing.T, cfg Config) *Baresip {
 		"module_app account.so",
 		"module_app menu.so",
 		"module_app ctrl_tcp.so",
-		fmt.Sprintf("ctrl_tcp_listen 127.0.0.1:%d", ctrlPort),
+		"ctrl_tcp_listen 127.0.0.1:0",
 		"snd_path " + rec,
 		"opus_stereo no",
 		"opus_sprop_stereo no",
@@ -209,13 +201,12 @@ func Start(t *testing.T, cfg Config) *Baresip {
 	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ctrlPort))
-		if err == nil {
+		if c := findControl(cmd.Process.Pid); c != nil {
 			b.conn = c
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("baresip control socket: %v", err)
+			t.Fatal("baresip control socket: not found among its listening sockets")
 		}
 		select {
 		case <-b.done:
@@ -226,6 +217,114 @@ func Start(t *testing.T, cfg Config) *Baresip {
 	}
 	go b.readEvents()
 	return b
+}
+
+// findControl returns a connection to the ctrl_tcp socket of baresip
+// process pid, or nil if none of its loopback TCP listeners answers a
+// control command (yet). Its SIP transports listen too, on ports of their
+// own: each listener is asked a harmless command, and only ctrl_tcp answers
+// one with a netstring response.
+func findControl(pid int) net.Conn {
+	ports := listeningTCPPorts(pid)
+	found := make(chan net.Conn, len(ports))
+	for _, port := range ports {
+		go func() {
+			c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), time.Second)
+			if err != nil {
+				found <- nil
+				return
+			}
+			if !answersControl(c) {
+				c.Close()
+				c = nil
+			}
+			found <- c
+		}()
+	}
+	for i := range ports {
+		if c := <-found; c != nil {
+			// The other probes end within their one-second deadline.
+			go func() {
+				for range len(ports) - i - 1 {
+					if c := <-found; c != nil {
+						c.Close()
+					}
+				}
+			}()
+			return c
+		}
+	}
+	return nil
+}
+
+// answersControl sends c the reginfo command and reports whether a ctrl_tcp
+// response came back within a second.
+func answersControl(c net.Conn) bool {
+	const token = "phonetest-probe"
+	msg, _ := json.Marshal(map[string]string{"command": "reginfo", "token": token})
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	defer c.SetDeadline(time.Time{})
+	if _, err := fmt.Fprintf(c, "%d:%s,", len(msg), msg); err != nil {
+		return false
+	}
+	// One byte at a time: what follows the response is the event reader's.
+	r := bufio.NewReaderSize(oneByteReader{c}, 16)
+	lenStr, err := r.ReadString(':')
+	if err != nil || len(lenStr) > 8 {
+		return false
+	}
+	n, err := strconv.Atoi(strings.TrimSuffix(lenStr, ":"))
+	if err != nil || n < 0 || n > 1<<16 {
+		return false
+	}
+	buf := make([]byte, n+1)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return false
+	}
+	var res struct {
+		Response bool   `json:"response"`
+		Token    string `json:"token"`
+	}
+	return json.Unmarshal(buf[:n], &res) == nil && res.Response && res.Token == token
+}
+
+// oneByteReader reads at most one byte per call, so that a bufio.Reader on
+// it never takes bytes past what its caller consumed.
+type oneByteReader struct{ r io.Reader }
+
+func (o oneByteReader) Read(p []byte) (int, error) {
+	if len(p) > 1 {
+		p = p[:1]
+	}
+	return o.r.Read(p)
+}
+
+// listeningTCPPorts lists the IPv4 TCP ports process pid listens on, from
+// its socket descriptors and /proc/PID/net/tcp (Linux).
+func listeningTCPPorts(pid int) []int {
+	inodes := map[string]bool{}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if inode, ok := strings.CutPrefix(l, "socket:["); err == nil && ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	var ports []int
+	for _, line := range strings.Split(string(b), "\n")[1:] {
+		// sl local_address rem_address st ... inode: st 0A is LISTEN.
+		f := strings.Fields(line)
+		if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+			continue
+		}
+		if _, hexPort, ok := strings.Cut(f[1], ":"); ok {
+			if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil {
+				ports = append(ports, int(p))
+			}
+		}
+	}
+	return ports
 }
 
 func tail(s string, n int) string {
