@@ -38,7 +38,9 @@ export type SessionEvent =
   | { type: 'status'; from: MlsMember; epoch: number; kind: 'hand' | 'recording'; on: boolean }
   | { type: 'rejected'; what: string; error: string }
   | { type: 'removed' }
-  | { type: 'serverError'; code: number; text: string };
+  | { type: 'serverError'; code: number; text: string }
+  /** A fresh access token from the delivery service (a credential: never log or display it). */
+  | { type: 'token'; token: string };
 
 export interface SessionOutput {
   send: Uint8Array<ArrayBuffer>[];

@@ -72,6 +72,11 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
   let session: MlsSession | undefined;
   let ws: WebSocket | undefined;
   let room: Room | undefined;
+  // The delivery service's URL base and the latest access token it sent: a
+  // reconnect after the first token expired (TokenTTL) must use a fresh one.
+  // A credential: never logged or shown.
+  let signalURL = '';
+  let token = '';
   let epoch: number | undefined;
   let code: string | undefined;
   let canSend = false;
@@ -174,6 +179,9 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
           rejections.push(`server error ${ev.code}: ${ev.text}`);
           if (rejections.length > maxRejections) rejections.shift();
           break;
+        case 'token':
+          token = ev.token;
+          break;
       }
     }
     send(out.send);
@@ -224,8 +232,9 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
   };
 
   let attempts = 0;
-  const connect = (url: string): void => {
-    const sock = new WebSocket(url);
+  /** connect opens /e2ee with the latest token (docs/e2ee-protocol.md, "Token refresh"). */
+  const connect = (): void => {
+    const sock = new WebSocket(e2eeURL(signalURL, token));
     sock.binaryType = 'arraybuffer';
     ws = sock;
     sock.onopen = () => {
@@ -245,8 +254,9 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
         return;
       }
       // Resume: the session says hello with its epoch; the server replays what we missed.
+      // The URL is made at each attempt, from the token the server refreshed last.
       window.setTimeout(() => {
-        if (!closed && phase !== 'failed') connect(url);
+        if (!closed && phase !== 'failed') connect();
       }, delay);
     };
   };
@@ -323,7 +333,9 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
           keyFailed = reject;
           signal.addEventListener('abort', () => reject(signal.reason), { once: true });
         });
-        connect(e2eeURL(grant.url, grant.token));
+        signalURL = grant.url;
+        token = grant.token;
+        connect();
         await ready;
         keyed = undefined;
         signal.throwIfAborted();
