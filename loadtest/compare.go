@@ -157,6 +157,10 @@ func Compare(title, base string, results []*Result, sweeps []*Sweep) string {
 			med := map[string]float64{}
 			for _, s := range servers {
 				vals := values(byServer[s], m)
+				if len(vals) == 0 {
+					b.WriteString(" n/a |")
+					continue
+				}
 				med[s] = quantile(vals, 0.5)
 				fmt.Fprintf(&b, " "+m.format+" ["+m.format+"-"+m.format+"] n=%d |", med[s], quantile(vals, 0), quantile(vals, 1), len(vals))
 			}
@@ -164,7 +168,9 @@ func Compare(title, base string, results []*Result, sweeps []*Sweep) string {
 				if s == base {
 					continue
 				}
-				if bv, ok := med[base]; ok && bv != 0 {
+				if _, ok := med[s]; !ok {
+					b.WriteString(" - |")
+				} else if bv, ok := med[base]; ok && bv != 0 {
 					fmt.Fprintf(&b, " %.2f |", med[s]/bv)
 				} else {
 					b.WriteString(" - |")
@@ -201,7 +207,9 @@ func scenarioOrder(s string) string {
 func values(rs []*Result, m metric) []float64 {
 	out := make([]float64, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, m.get(r))
+		if m.present(r) {
+			out = append(out, m.get(r))
+		}
 	}
 	return out
 }

@@ -2,18 +2,25 @@ package loadtest
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"conclave/e2ee/mls"
 	"conclave/sfu"
+	"conclave/signaling"
+	"conclave/signaling/ds"
 	"conclave/signaling/rtc"
+	"conclave/signaling/store"
 	"conclave/signaling/token"
 )
 
@@ -51,6 +58,125 @@ func startServer(t *testing.T) string {
 		_ = eng.Close()
 	})
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
+}
+
+// startConclave runs a whole Conclave server in this process on loopback:
+// the HTTP API, /rtc with the media gate, the /e2ee delivery service and
+// the SFU, with a join rate limit loose enough for the bots and a short
+// leave grace, so that departures are committed within a tiny window. It
+// returns the server's http:// URL.
+func startConclave(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	st, err := store.OpenSQLite(ctx, t.TempDir())
+	if err != nil {
+		t.Fatalf("store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	issuer, verifier := token.NewIssuer("conclave", key), token.NewVerifier("conclave", key)
+	verify := func(tok string) (*token.Claims, error) { return verifier.Verify(tok, time.Now()) }
+	ecfg := sfu.DefaultConfig()
+	ecfg.ListenIP = "127.0.0.1"
+	ecfg.IncludeLoopback = true
+	ecfg.TURN.Enabled = false
+	ecfg.TCPPort = -1
+	ecfg.UDPPort = 0
+	eng, err := sfu.NewEngine(ecfg, log)
+	if err != nil {
+		t.Fatalf("engine: %v", err)
+	}
+	t.Cleanup(func() { _ = eng.Close() })
+	dsKey, err := mls.GenerateSignatureKey(ds.CipherSuite, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rtcHandler *rtc.Handler
+	dsServer, err := ds.New(ds.Config{
+		LeaveGrace:  300 * time.Millisecond,
+		OnAdmission: func(room, identity string) { rtcHandler.Readmit(room, identity) },
+	}, dsKey, verify, log)
+	if err != nil {
+		t.Fatalf("delivery service: %v", err)
+	}
+	rtcHandler = rtc.NewHandler(rtc.Config{Gate: dsServer}, verify, eng, log)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := signaling.DefaultConfig()
+	cfg.Listen = ln.Addr().String()
+	cfg.Data = t.TempDir()
+	cfg.Join.RateBurst = 1000
+	cfg.Join.RateInterval = time.Millisecond
+	srv, err := signaling.NewServer(signaling.Options{Config: cfg, Logger: log, Store: st, Issuer: issuer, RTC: rtcHandler, E2EE: dsServer})
+	if err != nil {
+		t.Fatalf("signaling server: %v", err)
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = hs.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := rtcHandler.Shutdown(sctx); err != nil {
+			t.Errorf("rtc shutdown: %v", err)
+		}
+		if err := dsServer.Shutdown(sctx); err != nil {
+			t.Errorf("ds shutdown: %v", err)
+		}
+		_ = hs.Shutdown(sctx)
+		<-served
+	})
+	return "http://" + ln.Addr().String()
+}
+
+// TestChurnAgainstConclave is a tiny churn run against a whole Conclave
+// server with MLS-keyed bots: replacements join, no frame fails to
+// decrypt while the epoch changes (frames of a new epoch that overtake
+// its commit are held, not failed), and the key rotations are measured.
+// Correctness only, never timings.
+func TestChurnAgainstConclave(t *testing.T) {
+	url := startConclave(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := Run(ctx, Options{
+		URL: url, Scenario: ScenarioChurn, Publishers: 3, Subscribers: 0,
+		Warmup: time.Second, Duration: 2500 * time.Millisecond, ChurnInterval: 700 * time.Millisecond,
+		ServerPID: os.Getpid(),
+	})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if r.Keying != KeyingMLS {
+		t.Errorf("keying %q, want %q", r.Keying, KeyingMLS)
+	}
+	if r.JoinFailures != 0 || r.ChurnJoinFailures != 0 || r.ChurnLeaves == 0 || r.ChurnJoins != r.ChurnLeaves {
+		t.Errorf("join failures %d, churn: %d leaves, %d joins, %d join failures", r.JoinFailures, r.ChurnLeaves, r.ChurnJoins, r.ChurnJoinFailures)
+	}
+	if r.DecryptFailures != 0 {
+		t.Errorf("%d decrypt failures", r.DecryptFailures)
+	}
+	if r.FramesDecrypted == 0 {
+		t.Error("no frame decrypted")
+	}
+	if r.KeyRotationMS == nil || r.KeyRotationMS.Count == 0 {
+		t.Fatalf("key rotation not measured: %+v (pending %d)", r.KeyRotationMS, r.KeyRotationPending)
+	}
+	if r.KeyRotationByEventMS[eventJoin] == nil {
+		t.Errorf("no key rotation measured after a join: %v", r.KeyRotationByEventMS)
+	}
+	md := MarkdownResult(r)
+	if !strings.Contains(md, "| key rotation (ms), changes x receivers / median / p95 / max |") {
+		t.Errorf("report lacks the key rotation row:\n%s", md)
+	}
 }
 
 // TestRunAgainstSFU is a tiny load test of the tool itself: small counts,
@@ -116,6 +242,12 @@ func TestRunAgainstSFU(t *testing.T) {
 			}
 			if r.Keying != KeyingBench {
 				t.Errorf("keying %q, want %q", r.Keying, KeyingBench)
+			}
+			if r.KeyRotationMS != nil {
+				t.Errorf("key rotation %+v measured without MLS", r.KeyRotationMS)
+			}
+			if md := MarkdownResult(r); !strings.Contains(md, "n/a (no MLS)") {
+				t.Errorf("report does not say key rotation is n/a:\n%s", md)
 			}
 			tc.check(t, r)
 		})

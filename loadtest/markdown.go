@@ -13,26 +13,38 @@ type metric struct {
 	better int
 	get    func(*Result) float64
 	format string
+	// has says whether r has the figure at all (nil: always); reports
+	// show "n/a" otherwise.
+	has func(*Result) bool
 }
 
+// hasRotation: the run measured key rotations (MLS keying, and some
+// membership change happened in the window).
+func hasRotation(r *Result) bool { return r.KeyRotationMS != nil && r.KeyRotationMS.Count > 0 }
+
+func (m metric) present(r *Result) bool { return m.has == nil || m.has(r) }
+
 var metrics = []metric{
-	{"forwarded packets/s", "", +1, func(r *Result) float64 { return r.ForwardedPacketsPerSecond }, "%.0f"},
-	{"forwarded Mbit/s", "", +1, func(r *Result) float64 { return r.ForwardedBitsPerSecond / 1e6 }, "%.1f"},
-	{"forwarded packets per CPU-second", "", +1, func(r *Result) float64 { return r.ForwardedPacketsPerCPUSecond }, "%.0f"},
-	{"server CPU-s per million packets", "s", -1, func(r *Result) float64 { return r.CPUSecondsPerMillionPackets }, "%.1f"},
-	{"server CPU", "cores", -1, func(r *Result) float64 { return r.ServerCPUCores }, "%.2f"},
-	{"server RSS per participant", "MiB", -1, func(r *Result) float64 { return r.RSSPerParticipantBytes / (1 << 20) }, "%.1f"},
-	{"p50 latency", "ms", -1, func(r *Result) float64 { return r.P50LatencyMS }, "%.2f"},
-	{"p95 latency", "ms", -1, func(r *Result) float64 { return r.P95LatencyMS }, "%.2f"},
-	{"p99 latency", "ms", -1, func(r *Result) float64 { return r.P99LatencyMS }, "%.2f"},
-	{"loss ratio", "", -1, func(r *Result) float64 { return r.LossRatio }, "%.5f"},
-	{"join to first frame (median)", "ms", -1, func(r *Result) float64 { return r.JoinToFirstFrameMS }, "%.0f"},
-	{"join to first frame (p95)", "ms", -1, func(r *Result) float64 { return r.JoinToFirstFrameP95 }, "%.0f"},
-	{"decrypt failures", "", -1, func(r *Result) float64 { return float64(r.DecryptFailures) }, "%.0f"},
-	{"missing streams", "", -1, func(r *Result) float64 { return float64(r.MissingStreams) }, "%.0f"},
-	{"join failures", "", -1, func(r *Result) float64 { return float64(r.JoinFailures + r.ChurnJoinFailures) }, "%.0f"},
-	{"load generator CPU", "cores", 0, func(r *Result) float64 { return r.LoadGenCPUCores }, "%.2f"},
-	{"machine load average", "", 0, func(r *Result) float64 { return r.LoadAverage }, "%.1f"},
+	{"forwarded packets/s", "", +1, func(r *Result) float64 { return r.ForwardedPacketsPerSecond }, "%.0f", nil},
+	{"forwarded Mbit/s", "", +1, func(r *Result) float64 { return r.ForwardedBitsPerSecond / 1e6 }, "%.1f", nil},
+	{"forwarded packets per CPU-second", "", +1, func(r *Result) float64 { return r.ForwardedPacketsPerCPUSecond }, "%.0f", nil},
+	{"server CPU-s per million packets", "s", -1, func(r *Result) float64 { return r.CPUSecondsPerMillionPackets }, "%.1f", nil},
+	{"server CPU", "cores", -1, func(r *Result) float64 { return r.ServerCPUCores }, "%.2f", nil},
+	{"server RSS per participant", "MiB", -1, func(r *Result) float64 { return r.RSSPerParticipantBytes / (1 << 20) }, "%.1f", nil},
+	{"p50 latency", "ms", -1, func(r *Result) float64 { return r.P50LatencyMS }, "%.2f", nil},
+	{"p95 latency", "ms", -1, func(r *Result) float64 { return r.P95LatencyMS }, "%.2f", nil},
+	{"p99 latency", "ms", -1, func(r *Result) float64 { return r.P99LatencyMS }, "%.2f", nil},
+	{"loss ratio", "", -1, func(r *Result) float64 { return r.LossRatio }, "%.5f", nil},
+	{"join to first frame (median)", "ms", -1, func(r *Result) float64 { return r.JoinToFirstFrameMS }, "%.0f", nil},
+	{"join to first frame (p95)", "ms", -1, func(r *Result) float64 { return r.JoinToFirstFrameP95 }, "%.0f", nil},
+	{"key rotation, median", "ms", -1, func(r *Result) float64 { return r.KeyRotationMS.P50 }, "%.0f", hasRotation},
+	{"key rotation, p95", "ms", -1, func(r *Result) float64 { return r.KeyRotationMS.P95 }, "%.0f", hasRotation},
+	{"decrypt failures", "", -1, func(r *Result) float64 { return float64(r.DecryptFailures) }, "%.0f", nil},
+	{"frames held for their key", "", 0, func(r *Result) float64 { return float64(r.FramesHeld) }, "%.0f", nil},
+	{"missing streams", "", -1, func(r *Result) float64 { return float64(r.MissingStreams) }, "%.0f", nil},
+	{"join failures", "", -1, func(r *Result) float64 { return float64(r.JoinFailures + r.ChurnJoinFailures) }, "%.0f", nil},
+	{"load generator CPU", "cores", 0, func(r *Result) float64 { return r.LoadGenCPUCores }, "%.2f", nil},
+	{"machine load average", "", 0, func(r *Result) float64 { return r.LoadAverage }, "%.1f", nil},
 }
 
 func (m metric) label() string {
@@ -53,8 +65,14 @@ func MarkdownResult(r *Result) string {
 	fmt.Fprintf(&b, "Started %s; warm-up %.0f s, window %.1f s.\n\n", r.Started.Format("2006-01-02 15:04:05 UTC"), r.WarmupS, r.WindowS)
 	b.WriteString("| figure | value |\n|---|---:|\n")
 	for _, m := range metrics {
+		if !m.present(r) {
+			fmt.Fprintf(&b, "| %s | %s |\n", m.label(), notAvailable(r))
+			continue
+		}
 		fmt.Fprintf(&b, "| %s | "+m.format+" |\n", m.label(), m.get(r))
 	}
+	b.WriteString(rotationRows(r))
+	fmt.Fprintf(&b, "| frames held then dropped (key never came) | %d |\n", r.FramesHeldDropped)
 	fmt.Fprintf(&b, "| forwarded packets in window | %d |\n", r.ForwardedPackets)
 	fmt.Fprintf(&b, "| video frames received, low / medium / high | %d / %d / %d |\n", r.VideoFramesByLayer[0], r.VideoFramesByLayer[1], r.VideoFramesByLayer[2])
 	fmt.Fprintf(&b, "| server RSS (MiB) | %.1f |\n", float64(r.ServerRSSBytes)/(1<<20))
@@ -80,5 +98,37 @@ func MarkdownSweep(s *Sweep) string {
 			r.P50LatencyMS, r.P99LatencyMS, r.LossRatio, r.JoinToFirstFrameMS,
 			r.RSSPerParticipantBytes/(1<<20), r.LoadGenCPUCores)
 	}
+	return b.String()
+}
+
+// notAvailable says why a run lacks a figure.
+func notAvailable(r *Result) string {
+	if r.KeyRotationMS == nil {
+		return "n/a (no MLS)"
+	}
+	return "n/a (no membership change)"
+}
+
+// rotationRows are the key-rotation rows of a run's table: overall and per
+// kind of membership change.
+func rotationRows(r *Result) string {
+	if r.KeyRotationMS == nil {
+		return "| key rotation (ms), changes x receivers / median / p95 / max | n/a (no MLS) |\n"
+	}
+	var b strings.Builder
+	row := func(what string, s *MSStats) {
+		if s == nil || s.Count == 0 {
+			fmt.Fprintf(&b, "| key rotation%s (ms), changes x receivers / median / p95 / max | 0 / - / - / - |\n", what)
+			return
+		}
+		fmt.Fprintf(&b, "| key rotation%s (ms), changes x receivers / median / p95 / max | %d / %.0f / %.0f / %.0f |\n", what, s.Count, s.P50, s.P95, s.Max)
+	}
+	row("", r.KeyRotationMS)
+	for _, k := range []string{eventLeave, eventVanish, eventJoin} {
+		if s := r.KeyRotationByEventMS[k]; s != nil {
+			row(" after a "+k, s)
+		}
+	}
+	fmt.Fprintf(&b, "| key rotation pending at the end (changes x receivers) | %d |\n", r.KeyRotationPending)
 	return b.String()
 }

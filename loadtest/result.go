@@ -44,6 +44,12 @@ type Result struct {
 	FramesLost      uint64  `json:"frames_lost"`
 	LossRatio       float64 `json:"loss_ratio"`
 	DecryptFailures uint64  `json:"decrypt_failures"`
+	// FramesHeld counts frames that reached a receiver before their key
+	// (a new epoch's frames overtaking the MLS commit) and were held until
+	// it was installed; FramesHeldDropped those whose key never came in
+	// time. Over the whole run, like DecryptFailures; neither is one.
+	FramesHeld        uint64 `json:"frames_held"`
+	FramesHeldDropped uint64 `json:"frames_held_dropped"`
 	// VideoFramesByLayer counts received video frames of the low, medium
 	// and high layers: a server that forwards less than asked shows here.
 	VideoFramesByLayer [3]uint64 `json:"video_frames_by_layer"`
@@ -62,6 +68,19 @@ type Result struct {
 	ChurnJoinFailures     int     `json:"churn_join_failures,omitempty"`
 	ChurnJoinToFirstP50MS float64 `json:"churn_join_to_first_frame_p50_ms,omitempty"`
 
+	// KeyRotationMS is the E2EE key-rotation latency over the window:
+	// for each membership change (a participant's leave request or
+	// departure, a joiner's KeyPackage sent) and each receiver present
+	// before it, the time until that receiver decrypted its first frame
+	// under the MLS epoch that carried the change. Nil (JSON null) when
+	// the bots are not MLS-keyed. KeyRotationByEventMS splits it by the
+	// kind of change (leave, vanish, join); KeyRotationPending counts the
+	// (change, receiver) pairs not done when the window ended (or when the
+	// receiver left).
+	KeyRotationMS        *MSStats            `json:"key_rotation_ms"`
+	KeyRotationByEventMS map[string]*MSStats `json:"key_rotation_by_event_ms,omitempty"`
+	KeyRotationPending   int                 `json:"key_rotation_pending"`
+
 	// LoadAverage is the machine's one-minute load average at the end of
 	// the window: on a shared machine, runs with a high value are suspect.
 	LoadAverage float64 `json:"load_average"`
@@ -70,6 +89,18 @@ type Result struct {
 	LoadGenCPUCores         float64 `json:"loadgen_cpu_cores"`
 	LoadGenGoroutinesPerBot float64 `json:"loadgen_goroutines_per_bot"`
 	LoadGenHeapPerBotBytes  float64 `json:"loadgen_heap_per_bot_bytes"`
+}
+
+// MSStats summarises durations in milliseconds (nearest-rank quantiles).
+type MSStats struct {
+	Count int     `json:"count"`
+	P50   float64 `json:"p50"`
+	P95   float64 `json:"p95"`
+	Max   float64 `json:"max"`
+}
+
+func msStats(ms []float64) *MSStats {
+	return &MSStats{Count: len(ms), P50: quantile(ms, 0.5), P95: quantile(ms, 0.95), Max: quantile(ms, 1)}
 }
 
 // Sweep is a series of runs of one scenario at growing sizes.

@@ -137,6 +137,9 @@ type runner struct {
 
 	live    []*member
 	retired []bot.Report // final reports of bots that left during the window
+	// events are the membership changes of the window (churn), whose
+	// key-rotation latency the report gives.
+	events []memberEvent
 }
 
 // Run performs one load test and returns its report. It stops by itself
@@ -313,6 +316,7 @@ func (r *runner) progressWhile(line func() string) (stop func()) {
 // counters are the bots' cumulative receive counters at one instant.
 type counters struct {
 	packets, decrypted, lost, failures uint64
+	held, heldDropped                  uint64
 	layers                             [3]uint64
 }
 
@@ -328,6 +332,8 @@ func (r *runner) snapshot() (counters, []bot.Report) {
 		c.decrypted += reps[i].FramesDecrypted
 		c.lost += reps[i].FramesLost
 		c.failures += reps[i].DecryptFailures
+		c.held += reps[i].FramesHeld
+		c.heldDropped += reps[i].FramesHeldDropped
 		for _, t := range reps[i].Tracks {
 			for q, n := range t.LayerFrames {
 				c.layers[q] += n
@@ -440,6 +446,10 @@ func (r *runner) run() (*Result, error) {
 		res.LossRatio = float64(res.FramesLost) / float64(t)
 	}
 	res.DecryptFailures = c1.failures // over the whole run: any is a bug
+	res.FramesHeld, res.FramesHeldDropped = c1.held, c1.heldDropped
+	if r.o.Keying == KeyingMLS {
+		res.KeyRotationMS, res.KeyRotationByEventMS, res.KeyRotationPending = keyRotation(r.events)
+	}
 	for q := range res.VideoFramesByLayer {
 		res.VideoFramesByLayer[q] = c1.layers[q] - c0.layers[q]
 	}
@@ -531,17 +541,22 @@ func (r *runner) window(res *Result, churnJoined *[]*member, stable map[*member]
 			}
 			victim = (victim + 1) % len(r.live)
 			m := r.live[victim]
+			others := slices.Delete(slices.Clone(r.live), victim, victim+1)
+			ev := memberEvent{kind: eventLeave, identity: m.identity, at: time.Now(), receivers: others}
 			// Alternate between a graceful leave and a vanishing
 			// participant (a crashed tab), whom the server must time out.
 			if res.ChurnLeaves%2 == 0 {
 				m.b.Leave()
 			} else {
+				ev.kind = eventVanish
 				m.b.Close()
 			}
+			r.events = append(r.events, ev)
 			res.ChurnLeaves++
 			r.retired = append(r.retired, m.b.Report())
 			r.live = slices.Delete(r.live, victim, victim+1)
 			delete(stable, m)
+			joinAt := time.Now()
 			nm, err := r.join(m.publisher)
 			if err != nil {
 				res.ChurnJoinFailures++
@@ -549,6 +564,7 @@ func (r *runner) window(res *Result, churnJoined *[]*member, stable map[*member]
 				continue
 			}
 			res.ChurnJoins++
+			r.events = append(r.events, memberEvent{kind: eventJoin, identity: nm.identity, at: joinAt, joiner: nm, receivers: slices.Clone(r.live)})
 			r.live = append(r.live, nm)
 			*churnJoined = append(*churnJoined, nm)
 		case now := <-tick.C:

@@ -1,0 +1,53 @@
+package loadtest
+
+import (
+	"testing"
+	"time"
+
+	"conclave/clients/bot"
+)
+
+// TestRotationLatency checks how one receiver's epoch history turns into
+// the key-rotation latency of one membership change.
+func TestRotationLatency(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	rec := func(epoch uint64, opened time.Time, members ...string) bot.EpochRecord {
+		return bot.EpochRecord{Epoch: epoch, Members: members, FirstOpen: opened}
+	}
+	cases := []struct {
+		name            string
+		kind, identity  string
+		hist            []bot.EpochRecord
+		want            time.Duration
+		applies, isDone bool
+	}{
+		{"leave: first frame of the epoch without the leaver", eventLeave, "x",
+			[]bot.EpochRecord{rec(3, at(-900), "r", "x"), rec(4, at(700), "r"), rec(5, at(1500), "r", "y")},
+			700 * time.Millisecond, true, true},
+		{"vanish: a later epoch's frame came first", eventVanish, "x",
+			[]bot.EpochRecord{rec(3, at(-900), "r", "x"), rec(4, time.Time{}, "r"), rec(5, at(5200), "r", "y")},
+			5200 * time.Millisecond, true, true},
+		{"leave: not committed yet", eventLeave, "x",
+			[]bot.EpochRecord{rec(3, at(-900), "r", "x")}, 0, true, false},
+		{"leave: committed, nothing decrypted yet", eventLeave, "x",
+			[]bot.EpochRecord{rec(3, at(-900), "r", "x"), rec(4, time.Time{}, "r")}, 0, true, false},
+		{"leave: the leaver never was in the receiver's group", eventLeave, "x",
+			[]bot.EpochRecord{rec(3, at(-900), "r")}, 0, false, false},
+		{"join: first frame of the epoch with the joiner", eventJoin, "y",
+			[]bot.EpochRecord{rec(3, at(-900), "r"), rec(4, at(250), "r", "y")},
+			250 * time.Millisecond, true, true},
+		{"join: the receiver came after the joiner", eventJoin, "y",
+			[]bot.EpochRecord{rec(4, at(250), "r", "y")}, 0, false, false},
+		{"join: not added yet", eventJoin, "y",
+			[]bot.EpochRecord{rec(3, at(-900), "r")}, 0, true, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d, applies, done := rotationLatency(tc.kind, tc.identity, t0, tc.hist)
+			if d != tc.want || applies != tc.applies || done != tc.isDone {
+				t.Errorf("got %v applies %v done %v, want %v %v %v", d, applies, done, tc.want, tc.applies, tc.isDone)
+			}
+		})
+	}
+}
