@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
+	"conclave/sfu/bwe"
 	"conclave/sfu/packetcache"
 	"conclave/sfu/seqmap"
 	"conclave/sfu/simulcast"
@@ -53,6 +56,15 @@ type DownTrack struct {
 	closing       bool
 
 	bound atomic.Pointer[binding]
+	// bwe numbers packets for the subscriber's transport (nil: no
+	// transport-wide sequence numbers, as in unit tests).
+	bwe *bwe.Estimator
+	// hdr and ext are the outgoing header, reused under wmu.
+	hdr    rtp.Header
+	ext    [1]rtp.Extension
+	extBuf [2]byte
+	// Sender report counters (RFC 3550, Section 6.4.1).
+	packets, octets atomic.Uint32
 
 	// target is the simulcast layer to forward (simulcast.None to pause).
 	target atomic.Int32
@@ -72,17 +84,18 @@ type DownTrack struct {
 type binding struct {
 	ssrc  uint32
 	pt    uint8
+	twcc  uint8 // transport-wide sequence number extension ID, 0 if not negotiated
 	write webrtc.TrackLocalWriter
 }
 
-func newDownTrack(recv *Receiver, id, streamID string, direct *atomic.Bool, log *slog.Logger) *DownTrack {
+func newDownTrack(recv *Receiver, id, streamID string, direct *atomic.Bool, est *bwe.Estimator, log *slog.Logger) *DownTrack {
 	video := recv.Kind() == webrtc.RTPCodecTypeVideo
 	n := audioQueue
 	if video {
 		n = videoQueue
 	}
 	d := &DownTrack{
-		id: id, streamID: streamID, recv: recv, video: video, direct: direct,
+		id: id, streamID: streamID, recv: recv, video: video, direct: direct, bwe: est,
 		log:   log.With("track", recv.TrackID()),
 		queue: make(chan *Packet, n),
 		done:  make(chan struct{}),
@@ -121,7 +134,13 @@ func (d *DownTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	want := d.recv.Codec().MimeType
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, want) {
-			d.bound.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), write: ctx.WriteStream()})
+			b := &binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), write: ctx.WriteStream()}
+			for _, x := range ctx.HeaderExtensions() {
+				if x.URI == sdp.TransportCCURI && x.ID > 0 && x.ID < 15 {
+					b.twcc = uint8(x.ID)
+				}
+			}
+			d.bound.Store(b)
 			if d.video {
 				d.needKeyframe.Store(true)
 				d.recv.RequestKeyframe(int(d.target.Load()), false)
@@ -255,11 +274,14 @@ func (d *DownTrack) forward(p *Packet) {
 	if !ok {
 		return
 	}
-	d.write(b, &p.Header, p.Payload, outSeq, outTS)
+	d.write(b, &p.Header, p.Payload, outSeq, outTS, now)
 }
 
-func (d *DownTrack) write(b *binding, in *rtp.Header, payload []byte, seq uint16, ts uint32) {
-	h := rtp.Header{
+// write sends one packet to the subscriber. The caller holds wmu, which
+// guards the reused header.
+func (d *DownTrack) write(b *binding, in *rtp.Header, payload []byte, seq uint16, ts uint32, now time.Time) {
+	h := &d.hdr
+	*h = rtp.Header{
 		Version:        2,
 		Marker:         in.Marker,
 		PayloadType:    b.pt,
@@ -268,12 +290,57 @@ func (d *DownTrack) write(b *binding, in *rtp.Header, payload []byte, seq uint16
 		SSRC:           b.ssrc,
 		CSRC:           in.CSRC,
 	}
-	n, err := b.write.WriteRTP(&h, payload)
+	if b.twcc != 0 && d.bwe != nil {
+		// draft-holmer-rmcat-transport-wide-cc-extensions-01, Section 2:
+		// a one-byte header extension (RFC 8285) with the number.
+		size := 12 + 4*len(in.CSRC) + 8 + len(payload)
+		binary.BigEndian.PutUint16(d.extBuf[:], d.bwe.Sent(size, now))
+		h.Extensions = d.ext[:0] // appended to in place: no allocation
+		if err := h.SetExtension(b.twcc, d.extBuf[:]); err != nil {
+			d.log.Debug("sfu: transport-wide sequence number not set", "err", err)
+		}
+	}
+	n, err := b.write.WriteRTP(h, payload)
 	if err != nil {
 		d.log.Debug("sfu: write to subscriber failed", "err", err)
 		return
 	}
+	d.packets.Add(1)
+	d.octets.Add(uint32(len(payload)))
 	d.recv.cfg.Stats.sent(n)
+}
+
+// senderReport is the down track's sender report at now, if it has sent
+// media: the RTP timestamp is the last one sent, advanced by the time since
+// it was sent (RFC 3550, Section 6.4.1).
+func (d *DownTrack) senderReport(now time.Time) (*rtcp.SenderReport, bool) {
+	b := d.bound.Load()
+	if b == nil || d.packets.Load() == 0 {
+		return nil, false
+	}
+	d.mu.Lock()
+	ts, at, ok := d.seq.Last()
+	d.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	elapsed := now.Sub(at)
+	if elapsed < 0 {
+		elapsed = 0
+	}
+	ts += uint32(uint64(elapsed) * uint64(d.recv.Codec().ClockRate) / uint64(time.Second))
+	return &rtcp.SenderReport{
+		SSRC: b.ssrc, NTPTime: ntpTime(now), RTPTime: ts,
+		PacketCount: d.packets.Load(), OctetCount: d.octets.Load(),
+	}, true
+}
+
+// ntpTime is t in the 64-bit NTP format (RFC 5905, Section 6).
+func ntpTime(t time.Time) uint64 {
+	const unixToNTP = 2_208_988_800
+	secs := uint64(t.Unix() + unixToNTP)
+	frac := uint64(t.Nanosecond()) << 32 / uint64(time.Second)
+	return secs<<32 | frac
 }
 
 // handleRTCP processes the subscriber's RTCP for this track.
@@ -288,6 +355,10 @@ func (d *DownTrack) handleRTCP(pkts []rtcp.Packet) {
 			d.retransmit(p)
 		case *rtcp.ReceiverReport:
 			d.reportedLoss(p.Reports)
+		case *rtcp.TransportLayerCC:
+			if d.bwe != nil {
+				d.bwe.Feedback(p, time.Now())
+			}
 		}
 	}
 }
@@ -333,6 +404,7 @@ func (d *DownTrack) retransmit(n *rtcp.TransportLayerNack) {
 	if b == nil {
 		return
 	}
+	now := time.Now()
 	buf := make([]byte, packetcache.MaxPacketSize)
 	var count int
 	for _, pair := range n.Nacks {
@@ -359,7 +431,9 @@ func (d *DownTrack) retransmit(n *rtcp.TransportLayerNack) {
 			if err := pkt.Unmarshal(buf[:m]); err != nil || len(pkt.Payload) == 0 {
 				continue
 			}
-			d.write(b, &pkt.Header, pkt.Payload, seq, pkt.Timestamp+tsOff)
+			d.wmu.Lock()
+			d.write(b, &pkt.Header, pkt.Payload, seq, pkt.Timestamp+tsOff, now)
+			d.wmu.Unlock()
 		}
 	}
 }

@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"log/slog"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 
+	"conclave/sfu/bwe"
 	"conclave/sfu/packetcache"
 	"conclave/sfu/seqmap"
 	"conclave/sfu/simulcast"
@@ -20,14 +22,26 @@ import (
 type sink struct {
 	mu   sync.Mutex
 	pkts []rtp.Packet
+	// twcc is the transport-wide sequence number of each packet (-1 if
+	// none), read when written: the header is reused afterwards.
+	twcc []int
 }
 
 func (s *sink) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.pkts = append(s.pkts, rtp.Packet{Header: *h, Payload: append([]byte(nil), payload...)})
+	c := h.Clone()
+	s.pkts = append(s.pkts, rtp.Packet{Header: c, Payload: append([]byte(nil), payload...)})
+	n := -1
+	if ext := c.GetExtension(twccTestID); len(ext) == 2 {
+		n = int(binary.BigEndian.Uint16(ext))
+	}
+	s.twcc = append(s.twcc, n)
 	return len(payload), nil
 }
+
+// twccTestID is the transport-wide sequence number extension ID in tests.
+const twccTestID = 3
 
 func (s *sink) Write(b []byte) (int, error) { return len(b), nil }
 
@@ -183,6 +197,80 @@ func TestDownTrackAnswersNACKFromCache(t *testing.T) {
 	d.retransmit(&rtcp.TransportLayerNack{Nacks: []rtcp.NackPair{{PacketID: lost.SequenceNumber + 100}}})
 	if len(s.pkts) != 6 {
 		t.Fatal("NACK for an unsent packet answered")
+	}
+}
+
+// TestTransportWideSequenceNumbers: every packet a subscriber's down tracks
+// send carries the next transport-wide sequence number of that subscriber's
+// transport (draft-holmer-rmcat-transport-wide-cc-extensions-01, Section
+// 2), whichever track it belongs to, and the feedback for them reaches the
+// estimator.
+func TestTransportWideSequenceNumbers(t *testing.T) {
+	est := bwe.New(bwe.Config{})
+	a, sa, _ := testDownTrack(t, 1)
+	b, sb, _ := testDownTrack(t, 1)
+	for _, d := range []*DownTrack{a, b} {
+		d.bwe = est
+		d.bound.Store(&binding{ssrc: d.bound.Load().ssrc, pt: 96, twcc: twccTestID, write: d.bound.Load().write})
+	}
+	for i := uint16(0); i < 10; i++ {
+		a.forward(vp8Packet(0, 100+i, uint32(i)*3000, i == 0))
+		b.forward(vp8Packet(0, 500+i, uint32(i)*3000, i == 0))
+	}
+	var got []int
+	for i := range sa.twcc {
+		got = append(got, sa.twcc[i], sb.twcc[i])
+	}
+	for i, n := range got {
+		if n != i {
+			t.Fatalf("transport-wide numbers %v, want 0..19 in send order", got)
+		}
+	}
+	// Feedback reporting all 20 lost (one received, to anchor it) reaches
+	// the estimator through the track's RTCP.
+	fb := &rtcp.TransportLayerCC{
+		MediaSSRC: 7, BaseSequenceNumber: 0, PacketStatusCount: 20,
+		PacketChunks: []rtcp.PacketStatusChunk{
+			&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketReceivedSmallDelta, RunLength: 1},
+			&rtcp.RunLengthChunk{PacketStatusSymbol: rtcp.TypeTCCPacketNotReceived, RunLength: 19},
+		},
+		RecvDeltas: []*rtcp.RecvDelta{{Type: rtcp.TypeTCCPacketReceivedSmallDelta, Delta: 250}},
+	}
+	a.handleRTCP([]rtcp.Packet{fb})
+	if _, _, loss := est.Estimate(); loss < 0.9 {
+		t.Fatalf("loss after feedback reporting 19 of 20 lost: %v", loss)
+	}
+}
+
+// TestSenderReport: a down track's sender report counts what it sent and
+// extrapolates the last RTP timestamp to the report's time.
+func TestSenderReport(t *testing.T) {
+	d, _, _ := testDownTrack(t, 1)
+	if _, ok := d.senderReport(time.Now()); ok {
+		t.Fatal("sender report before any packet")
+	}
+	var octets uint32
+	for i := uint16(0); i < 5; i++ {
+		p := vp8Packet(0, 10+i, 1000+uint32(i)*3000, i == 0)
+		octets += uint32(len(p.Payload))
+		d.forward(p)
+	}
+	d.mu.Lock()
+	ts, at, _ := d.seq.Last()
+	d.mu.Unlock()
+	now := at.Add(100 * time.Millisecond)
+	sr, ok := d.senderReport(now)
+	if !ok {
+		t.Fatal("no sender report after sending")
+	}
+	if sr.SSRC != 7 || sr.PacketCount != 5 || sr.OctetCount != octets {
+		t.Fatalf("report %+v, want SSRC 7, 5 packets, %d octets", sr, octets)
+	}
+	if want := ts + 9000; sr.RTPTime != want { // 100 ms at 90 kHz
+		t.Fatalf("RTP time %d, want %d", sr.RTPTime, want)
+	}
+	if secs := int64(sr.NTPTime>>32) - 2_208_988_800; secs != now.Unix() {
+		t.Fatalf("NTP seconds %d, want %d", secs, now.Unix())
 	}
 }
 

@@ -11,8 +11,6 @@ import (
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
-	"github.com/pion/interceptor/pkg/cc"
-	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
 	"github.com/pion/interceptor/pkg/twcc"
@@ -323,42 +321,23 @@ func (e *Engine) newPublisherAPI() (*webrtc.API, error) {
 }
 
 // newSubscriberAPI builds the pion API for one subscriber's PeerConnection:
-// it sends Opus and VP8 with TWCC sequence numbers, sender reports, and runs
-// a GCC estimator whose result it hands to onEstimator.
-func (e *Engine) newSubscriberAPI(onEstimator func(cc.BandwidthEstimator)) (*webrtc.API, error) {
+// it sends Opus and VP8 with the transport-wide sequence number extension.
+// No interceptors: the down tracks number packets, read feedback and send
+// sender reports themselves (package bwe, Subscriber.reportLoop), which
+// costs a fraction of pion's per-packet interceptor chain.
+func (e *Engine) newSubscriberAPI() (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m, false); err != nil {
 		return nil, err
 	}
 	for _, kind := range []webrtc.RTPCodecType{webrtc.RTPCodecTypeVideo, webrtc.RTPCodecTypeAudio} {
-		if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.SDESMidURI}, kind); err != nil {
-			return nil, fmt.Errorf("sfu: register mid extension: %w", err)
+		for _, uri := range []string{sdp.SDESMidURI, sdp.TransportCCURI} {
+			if err := m.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: uri}, kind); err != nil {
+				return nil, fmt.Errorf("sfu: register header extension %s: %w", uri, err)
+			}
 		}
 	}
-	reg := &interceptor.Registry{}
-	sr, err := report.NewSenderInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("sfu: sender reports: %w", err)
-	}
-	reg.Add(sr)
-	ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-		return gcc.NewSendSideBWE(
-			gcc.SendSideBWEInitialBitrate(initialEstimate),
-			gcc.SendSideBWEMaxBitrate(maxEstimate),
-			gcc.SendSideBWEPacer(gcc.NewNoOpPacer()),
-		)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sfu: congestion control: %w", err)
-	}
-	ccf.OnNewPeerConnection(func(_ string, est cc.BandwidthEstimator) { onEstimator(est) })
-	reg.Add(ccf)
-	// Added after the estimator so that it runs first on the write path: the
-	// estimator reads the transport-wide sequence number it writes.
-	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
-		return nil, fmt.Errorf("sfu: twcc header extension: %w", err)
-	}
-	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(e.setting)), nil
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(&interceptor.Registry{}), webrtc.WithSettingEngine(e.setting)), nil
 }
 
 // udpSocketBuffer is the receive and send buffer asked for the media UDP

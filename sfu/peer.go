@@ -8,8 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
+
+	"conclave/sfu/bwe"
 )
 
 // NewPublisherPC returns a PeerConnection that receives a participant's
@@ -37,7 +39,9 @@ type Subscriber struct {
 	PC  *webrtc.PeerConnection
 	log *slog.Logger
 
-	est atomic.Pointer[estimatorBox]
+	// bwe numbers every packet sent on this transport and estimates its
+	// bandwidth from the subscriber's transport-wide feedback.
+	bwe *bwe.Estimator
 	// udp is false while the selected ICE candidate pair is not UDP (ICE-TCP,
 	// whose writes wait for a slow subscriber). Otherwise down tracks are
 	// written from the publishers' readers (DownTrack.forwardDirect); before
@@ -52,8 +56,6 @@ type Subscriber struct {
 	wg   sync.WaitGroup
 }
 
-type estimatorBox struct{ cc.BandwidthEstimator }
-
 type subTrack struct {
 	down   *DownTrack
 	sender *webrtc.RTPSender
@@ -64,10 +66,9 @@ func (e *Engine) NewSubscriber(log *slog.Logger) (*Subscriber, error) {
 	if e.isClosed() {
 		return nil, ErrClosed
 	}
-	s := &Subscriber{log: log, downs: map[string]*subTrack{}, done: make(chan struct{})}
-	api, err := e.newSubscriberAPI(func(est cc.BandwidthEstimator) {
-		s.est.Store(&estimatorBox{est})
-	})
+	s := &Subscriber{log: log, downs: map[string]*subTrack{}, done: make(chan struct{}),
+		bwe: bwe.New(bwe.Config{Initial: initialEstimate, Max: maxEstimate})}
+	api, err := e.newSubscriberAPI()
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +102,7 @@ func (s *Subscriber) AddTrack(r *Receiver, trackID, streamID string) (*DownTrack
 	if _, ok := s.downs[trackID]; ok {
 		return nil, ErrDuplicateTrack
 	}
-	d := newDownTrack(r, trackID, streamID, &s.udp, s.log)
+	d := newDownTrack(r, trackID, streamID, &s.udp, s.bwe, s.log)
 	tr, err := s.PC.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
 	if err != nil {
 		d.close()
@@ -113,14 +114,19 @@ func (s *Subscriber) AddTrack(r *Receiver, trackID, streamID string) (*DownTrack
 	d.selectLayer(0)
 	s.wg.Add(1)
 	go func() {
-		// The subscriber's RTCP for this sender: NACK, PLI, FIR. Reading it
-		// also feeds the interceptors (TWCC feedback into GCC). Ends when
-		// the sender stops.
+		// The subscriber's RTCP for this sender: NACK, PLI, FIR, receiver
+		// reports and transport-wide feedback (pion hands each sender
+		// the RTCP naming its SSRC). Ends when the sender stops.
 		defer s.wg.Done()
+		buf := make([]byte, 1500)
 		for {
-			pkts, _, err := sender.ReadRTCP()
+			n, _, err := sender.Read(buf)
 			if err != nil {
 				return
+			}
+			pkts, err := rtcp.Unmarshal(buf[:n])
+			if err != nil {
+				continue
 			}
 			d.handleRTCP(pkts)
 		}
@@ -171,20 +177,8 @@ func (s *Subscriber) TrackIDs() []string {
 // second, and whether congestion was seen recently (0, false before any
 // feedback).
 func (s *Subscriber) Estimate() (uint64, bool) {
-	b := s.est.Load()
-	if b == nil {
-		return 0, false
-	}
-	rate := uint64(b.GetTargetBitrate())
-	congested := false
-	stats := b.GetStats()
-	if u, ok := stats["usage"].(string); ok && u == "overuse" {
-		congested = true
-	}
-	if l, ok := stats["averageLoss"].(float64); ok && l > 0.1 {
-		congested = true
-	}
-	return rate, congested
+	rate, usage, loss := s.bwe.Estimate()
+	return rate, usage == bwe.Overuse || loss > 0.1
 }
 
 // allocateLoop reselects every video track's layer periodically. Without
@@ -194,6 +188,8 @@ func (s *Subscriber) allocateLoop() {
 	defer s.wg.Done()
 	t := time.NewTicker(allocateInterval)
 	defer t.Stop()
+	reports := time.NewTicker(reportInterval)
+	defer reports.Stop()
 	var (
 		lastCongestion time.Time
 		streak         int // consecutive ticks with a congestion signal
@@ -202,6 +198,8 @@ func (s *Subscriber) allocateLoop() {
 		select {
 		case <-s.done:
 			return
+		case now := <-reports.C:
+			s.sendReports(now)
 		case now := <-t.C:
 			rate, congested := s.Estimate()
 			if congested {
@@ -228,6 +226,33 @@ const (
 	allocateInterval = 500 * time.Millisecond
 	congestionTicks  = 4
 )
+
+// reportInterval is how often each down track sends a sender report.
+const reportInterval = time.Second
+
+// sendReports sends a sender report (RFC 3550, Section 6.4.1) for every
+// down track that has sent media: receivers use them for round-trip times
+// and to synchronise a participant's audio and video.
+func (s *Subscriber) sendReports(now time.Time) {
+	s.mu.Lock()
+	var pkts []rtcp.Packet
+	for _, st := range s.downs {
+		if sr, ok := st.down.senderReport(now); ok {
+			pkts = append(pkts, sr)
+		}
+	}
+	s.mu.Unlock()
+	// A compound packet stays well under the MTU: 28 bytes per report.
+	const perPacket = 32
+	for len(pkts) > 0 {
+		n := min(len(pkts), perPacket)
+		if err := s.PC.WriteRTCP(pkts[:n]); err != nil {
+			s.log.Debug("sfu: sender reports not sent", "err", err)
+			return
+		}
+		pkts = pkts[n:]
+	}
+}
 
 func (s *Subscriber) allocate(rate uint64, constrained bool) {
 	s.mu.Lock()

@@ -106,6 +106,12 @@ func (m *Map) Forward(layer int, inSeq uint16, inTS uint32, now time.Time) (outS
 	return outSeq, outTS, true
 }
 
+// Last returns the timestamp of the highest outgoing packet and when it was
+// forwarded, for sender reports; ok is false before the first run.
+func (m *Map) Last() (ts uint32, at time.Time, ok bool) {
+	return m.lastOutTS, m.lastTime, m.started
+}
+
 // TimestampOffset is added to incoming timestamps of the current run.
 func (m *Map) TimestampOffset() uint32 { return m.tsOffset }
 
