@@ -49,6 +49,9 @@ type E2EEConfig struct {
 	Logger *slog.Logger
 	// Timing overrides the session's delays (zero: defaults).
 	Timing session.Timing
+	// ReconnectAttempts bounds the redials after the /e2ee WebSocket drops
+	// (resume.go); zero means 5, negative none.
+	ReconnectAttempts int
 }
 
 // E2EEOptions are what a bot's Config says about its MLS membership.
@@ -129,29 +132,31 @@ type ChatMessage struct {
 // service (docs/e2ee-protocol.md). It keys SFrame from MLS (RFC 9605,
 // Section 5.2) and is the bot's FrameCipher and KeyStatus. It owns two
 // goroutines (reader, timer), which end when Close is called or the
-// connection drops.
+// connection ends for good: a dropped WebSocket is redialled with the
+// latest token the DS refreshed, and the session resumes (resume.go).
 type E2EE struct {
 	log    *slog.Logger
-	ws     *websocket.Conn
+	link   *e2eeLink
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	done   chan struct{}
 	cfg    E2EEConfig
 
-	wmu sync.Mutex // serialises writes
-
-	mu        sync.Mutex // guards s and the fields below
-	s         *session.Session
-	err       error
-	chats     []ChatMessage
-	rejected  []session.Rejected
-	lobby     []session.LobbyEntry
-	roster    []session.Member
-	epochAt   map[uint64]time.Time
-	history   []EpochRecord // oldest first, at most maxEpochHistory
-	joined    chan struct{}
-	requested time.Time
-	wake      chan struct{}
+	mu         sync.Mutex // guards s and the fields below
+	s          *session.Session
+	err        error
+	lastCode   uint16 // the DS's last Error code on this connection
+	removed    bool   // the session said this member was removed
+	reconnects int
+	chats      []ChatMessage
+	rejected   []session.Rejected
+	lobby      []session.LobbyEntry
+	roster     []session.Member
+	epochAt    map[uint64]time.Time
+	history    []EpochRecord // oldest first, at most maxEpochHistory
+	joined     chan struct{}
+	requested  time.Time
+	wake       chan struct{}
 
 	receiver   *sframe.MLSReceiver // the session's; safe for concurrent use
 	sender     atomic.Pointer[sframe.Sender]
@@ -220,24 +225,12 @@ func DialE2EE(ctx context.Context, signalURL, token string, cfg E2EEConfig) (*E2
 	if err != nil {
 		return nil, fmt.Errorf("bot: e2ee session: %w", err)
 	}
-	u, err := e2eeURL(signalURL, token)
+	link, err := dialE2EELink(ctx, signalURL, token, cfg.Dialer)
 	if err != nil {
 		return nil, err
 	}
-	dialer := cfg.Dialer
-	if dialer == nil {
-		dialer = websocket.DefaultDialer
-	}
-	ws, resp, err := dialer.DialContext(ctx, u, nil)
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("bot: dial /e2ee: %w", err)
-	}
-	ws.SetReadLimit(dsproto.MaxMessageSize + 1)
 	e := &E2EE{
-		log: log, ws: ws, cfg: cfg, s: s, done: make(chan struct{}), receiver: s.Receiver(),
+		log: log, link: link, cfg: cfg, s: s, done: make(chan struct{}), receiver: s.Receiver(),
 		byLow:   make([]atomic.Uint64, 1<<sframe.DefaultKIDLayout.EpochBits),
 		epochAt: map[uint64]time.Time{}, joined: make(chan struct{}), wake: make(chan struct{}, 1),
 	}
@@ -249,7 +242,7 @@ func DialE2EE(ctx context.Context, signalURL, token string, cfg E2EEConfig) (*E2
 	e.mu.Unlock()
 	if err := e.apply(out); err != nil {
 		cancel()
-		ws.Close()
+		link.close()
 		return nil, err
 	}
 	e.wg.Add(2)
@@ -259,15 +252,19 @@ func DialE2EE(ctx context.Context, signalURL, token string, cfg E2EEConfig) (*E2
 	return e, nil
 }
 
-// readLoop feeds the delivery service's messages to the session.
+// readLoop feeds the delivery service's messages to the session, and
+// reconnects when the WebSocket drops (resume.go).
 func (e *E2EE) readLoop(ctx context.Context) {
 	defer e.wg.Done()
 	defer e.cancel()
 	for {
-		typ, data, err := e.ws.ReadMessage()
+		typ, data, err := e.link.conn().ReadMessage()
 		if err != nil {
-			e.fail(fmt.Errorf("%w: %w", ErrE2EEClosed, err))
-			return
+			if err := e.reconnect(ctx, err); err != nil {
+				e.fail(err)
+				return
+			}
+			continue
 		}
 		if typ != websocket.BinaryMessage {
 			continue
@@ -275,10 +272,9 @@ func (e *E2EE) readLoop(ctx context.Context) {
 		e.mu.Lock()
 		out, herr := e.s.Handle(data, time.Now())
 		e.mu.Unlock()
-		if err := e.apply(out); err != nil {
-			e.fail(err)
-			return
-		}
+		// A failed write closes the WebSocket: the next read decides
+		// between a reconnect and the end.
+		_ = e.apply(out)
 		if herr != nil {
 			e.log.Warn("bot: e2ee message refused", "err", herr)
 		}
@@ -298,17 +294,15 @@ func (e *E2EE) timerLoop(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			e.ws.Close()
+			e.link.close()
 			return
 		case <-e.wake:
 		case <-t.C:
 			e.mu.Lock()
 			out := e.s.Tick(time.Now())
 			e.mu.Unlock()
-			if err := e.apply(out); err != nil {
-				e.fail(err)
-				return
-			}
+			// As in readLoop: a failed write is the reader's to handle.
+			_ = e.apply(out)
 		}
 		e.mu.Lock()
 		d := e.s.Deadline()
@@ -343,9 +337,11 @@ func (e *E2EE) fail(err error) {
 	e.cancel()
 }
 
-// apply sends the session's messages and records its events.
+// apply sends the session's messages and records its events. If a write
+// fails, the remaining messages are lost with the connection (the session
+// recovers when it resumes) but the events are still recorded; the error
+// (ErrE2EEClosed) is returned after them.
 func (e *E2EE) apply(out session.Output) error {
-	e.wmu.Lock()
 	for _, b := range out.Send {
 		if len(b) > 1 && dsproto.Type(b[1]) == dsproto.TypeKeyPackage {
 			e.mu.Lock()
@@ -354,12 +350,8 @@ func (e *E2EE) apply(out session.Output) error {
 			}
 			e.mu.Unlock()
 		}
-		if err := e.ws.WriteMessage(websocket.BinaryMessage, b); err != nil {
-			e.wmu.Unlock()
-			return fmt.Errorf("%w: %w", ErrE2EEClosed, err)
-		}
 	}
-	e.wmu.Unlock()
+	werr := e.link.writeAll(out.Send)
 	now := time.Now()
 	var admit [][]byte
 	e.mu.Lock()
@@ -413,8 +405,13 @@ func (e *E2EE) apply(out session.Output) error {
 			}
 		case session.Removed:
 			e.sender.Store(nil)
+			e.removed = true
 		case session.ServerError:
+			e.lastCode = ev.Code
 			e.log.Warn("bot: e2ee server error", "code", ev.Code, "text", ev.Text)
+		case session.TokenRefreshed:
+			// For the next reconnect; a credential, never logged.
+			e.link.setToken(ev.Token)
 		}
 	}
 	e.mu.Unlock()
@@ -434,7 +431,7 @@ func (e *E2EE) apply(out session.Output) error {
 	if len(admit) > 0 {
 		e.poke()
 	}
-	return nil
+	return werr
 }
 
 // WaitJoined waits until the bot is a member able to send.
@@ -462,7 +459,7 @@ func (e *E2EE) Err() error {
 // Close ends the connection and waits for the goroutines.
 func (e *E2EE) Close() {
 	e.cancel()
-	e.ws.Close()
+	e.link.close()
 	<-e.done
 }
 
