@@ -20,8 +20,9 @@ func (x epochExporter) Export(_ string, _ []byte, n int) ([]byte, error) {
 // is not installed yet, as when a sender's first frames under a new MLS
 // epoch overtake the commit that creates the epoch: it holds them, in
 // order, and decrypts them once the epoch is added; frames whose key never
-// comes are dropped after maxHoldAge or when the queue is full, and none
-// of that counts as a decrypt failure. A frame that fails authentication
+// comes are dropped after maxHoldAge, when the queue is full or when a
+// later frame of the track decrypts, and none of that counts as a decrypt
+// failure. A frame that fails authentication
 // still does.
 func TestEarlyFramesAreHeld(t *testing.T) {
 	const suite = sframe.AES128GCMSHA256_128
@@ -53,6 +54,11 @@ func TestEarlyFramesAreHeld(t *testing.T) {
 			name:      "still waiting",
 			steps:     []step{{seq: 1, epoch: 1}, {seq: 2, epoch: 2}, {seq: 3, epoch: 2}},
 			decrypted: 1, held: 2, stillHeld: 2,
+		},
+		{
+			name:      "the sender's older epoch never comes",
+			steps:     []step{{seq: 1, epoch: 3}, {seq: 2, epoch: 3}, {seq: 3, epoch: 1}, {seq: 4, epoch: 1}},
+			decrypted: 2, held: 2, heldDropped: 2,
 		},
 		{
 			name:      "authentication failure is a failure",

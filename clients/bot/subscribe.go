@@ -268,24 +268,32 @@ func (rt *remoteTrack) countIncomplete() {
 
 // onFrame decrypts and measures one received frame; plain is scratch space,
 // returned for reuse. A frame whose key is not installed yet
-// (sframe.ErrUnknownKey) is held, with the frames of the track that follow
-// it so that their order is kept, until the key arrives or maxHoldAge
-// passes; held frames are retried whenever the track receives a frame.
-// Only the track's reader goroutine calls it.
+// (sframe.ErrUnknownKey) is held until the key arrives or maxHoldAge
+// passes; held frames are retried, oldest first, whenever the track
+// receives a frame. When a frame decrypts while older ones are still held,
+// those are dropped: a track has one sender, whose epochs only go forward,
+// so it has moved to a key this receiver holds and theirs will not come (a
+// joiner never gets the epochs before the one it joined in). Only the
+// track's reader goroutine calls it.
 func (b *Bot) onFrame(rt *remoteTrack, wire, plain []byte) []byte {
 	now := time.Now()
 	rt.mu.Lock()
 	rt.framesReceived++
 	rt.mu.Unlock()
 	plain = b.drainHeld(rt, plain)
-	if len(rt.queue) == 0 {
-		out, err := b.cipher.Open(plain[:0], rt.kind, wire)
-		if !errors.Is(err, sframe.ErrUnknownKey) {
-			return b.account(rt, now, out, err, plain)
-		}
+	out, err := b.cipher.Open(plain[:0], rt.kind, wire)
+	if errors.Is(err, sframe.ErrUnknownKey) {
+		rt.hold(wire, now)
+		return plain
 	}
-	rt.hold(wire, now)
-	return plain
+	if err == nil && len(rt.queue) > 0 {
+		rt.mu.Lock()
+		rt.heldDropped += uint64(len(rt.queue))
+		rt.mu.Unlock()
+		clear(rt.queue)
+		rt.queue = rt.queue[:0]
+	}
+	return b.account(rt, now, out, err, plain)
 }
 
 // hold queues a copy of wire; a full queue drops its oldest frame.
