@@ -1,14 +1,13 @@
 package itest
 
 // The cluster test runs three `conclave serve` processes (this test binary,
-// re-executed through TestClusterNodeProcess) on one redis-server, with bots
+// re-executed through servetest.NodeCommand) on one redis-server, with bots
 // in three meetings spread over them, kills one node with SIGKILL, and
 // measures how long its bots take to be back in their meeting, on another
 // node, receiving each other's media and decrypting it. The other meetings
 // must not notice.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -18,16 +17,14 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"conclave/clients/bot"
+	"conclave/internal/servetest"
 	"conclave/sfu"
 	"conclave/signaling"
 	"conclave/signaling/cluster/redistest"
@@ -36,26 +33,11 @@ import (
 	"conclave/signaling/token"
 )
 
-// TestClusterNodeProcess is not a test of its own: it is the body of the
-// node processes TestClusterFailover starts (the helper-process pattern of
-// os/exec's tests). Run directly it returns at once.
-func TestClusterNodeProcess(t *testing.T) {
-	if os.Getenv("CONCLAVE_ITEST_NODE") == "" {
-		return
-	}
-	var args []string
-	if err := json.Unmarshal([]byte(os.Getenv("CONCLAVE_ITEST_NODE")), &args); err != nil {
-		fmt.Fprintln(os.Stderr, "bad CONCLAVE_ITEST_NODE:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	err := signaling.Command(ctx, signaling.App{Version: "itest", NewRTC: loopbackMedia}, args, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "serve:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
+// TestMain makes the test binary a cluster node when TestClusterFailover's
+// servetest.NodeCommand starts it.
+func TestMain(m *testing.M) {
+	servetest.RunNode(signaling.App{Version: "itest", NewRTC: loopbackMedia})
+	os.Exit(m.Run())
 }
 
 // loopbackMedia is the media plane of a test node, built as the conclave
@@ -107,30 +89,9 @@ func (m *testMedia) Shutdown(ctx context.Context) error {
 }
 
 type clusterNode struct {
-	id, url string
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	stderr  *lockedBuffer
+	*servetest.Node
+	id string
 }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-var runningAt = regexp.MustCompile(`is running at (http://\S+)`)
 
 func startClusterNode(t *testing.T, id, redisURL, tokenKey string) *clusterNode {
 	t.Helper()
@@ -142,41 +103,10 @@ func startClusterNode(t *testing.T, id, redisURL, tokenKey string) *clusterNode 
 	if err := os.WriteFile(cfgFile, []byte("join:\n  rate_burst: 1000\n  rate_interval: 1ms\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args, _ := json.Marshal([]string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--data", dir, "--redis", redisURL,
-		"--node-id", id, "--udp-port", "0", "--tcp-port", "-1", "--no-turn", "--no-link"})
-	cmd := exec.Command(os.Args[0], "-test.run=^TestClusterNodeProcess$")
-	cmd.Env = append(os.Environ(), "CONCLAVE_ITEST_NODE="+string(args))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &clusterNode{id: id, cmd: cmd, exited: make(chan struct{}), stderr: &lockedBuffer{}}
-	cmd.Stderr = n.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := runningAt.FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-	}()
-	go func() { cmd.Wait(); close(n.exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-n.exited
-	})
-	select {
-	case n.url = <-urls:
-	case <-n.exited:
-		t.Fatalf("node %s exited: %s", id, n.stderr.String())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("node %s did not start: %s", id, n.stderr.String())
-	}
-	return n
+	args := []string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--data", dir, "--redis", redisURL,
+		"--node-id", id, "--udp-port", "0", "--tcp-port", "-1", "--no-turn", "--no-link"}
+	n := servetest.Start(t, func() *exec.Cmd { return servetest.NodeCommand(args...) }, servetest.Options{})
+	return &clusterNode{Node: n, id: id}
 }
 
 // joinAnswerURL asks base which node runs room.
@@ -196,6 +126,62 @@ func joinAnswerURL(t *testing.T, base, room string) string {
 	return a.URL
 }
 
+// clusterMember is a node of a test cluster, a process that serves at
+// baseURL.
+type clusterMember interface {
+	comparable
+	baseURL() string
+}
+
+func (n *clusterNode) baseURL() string { return n.URL }
+
+// nodeAt returns the node of nodes whose /rtc URL is ws, the URL a join
+// answer names.
+func nodeAt[N clusterMember](nodes []N, ws string) (N, bool) {
+	for _, n := range nodes {
+		if "ws://"+strings.TrimPrefix(n.baseURL(), "http://") == ws {
+			return n, true
+		}
+	}
+	var none N
+	return none, false
+}
+
+// spreadMeeting is a meeting of two bots on one node of a cluster.
+type spreadMeeting[N clusterMember] struct {
+	link, room string
+	node       N
+	bots       []*bot.Bot
+}
+
+// spreadMeetings creates count meetings through nodes[0] and joins two bots
+// (named m<meeting>-b<bot>, configured by cfg) to each through its link,
+// then asks nodes[1] which node runs each: placement spreads the meetings
+// over the nodes.
+func spreadMeetings[N clusterMember](t *testing.T, nodes []N, count int, cfg func(name string) bot.Config) []*spreadMeeting[N] {
+	t.Helper()
+	front := &server{t: t, base: nodes[0].baseURL()}
+	var meetings []*spreadMeeting[N]
+	for i := range count {
+		m := &spreadMeeting[N]{link: front.newMeeting()}
+		m.room = strings.SplitN(strings.TrimPrefix(m.link, front.base+"/m/"), "#", 2)[0]
+		for j := range 2 {
+			b, err := bot.Join(context.Background(), m.link, cfg(fmt.Sprintf("m%d-b%d", i, j)))
+			if err != nil {
+				t.Fatalf("meeting %d bot %d: %v", i, j, err)
+			}
+			t.Cleanup(b.Close)
+			m.bots = append(m.bots, b)
+		}
+		var ok bool
+		if m.node, ok = nodeAt(nodes, joinAnswerURL(t, nodes[1].baseURL(), m.room)); !ok {
+			t.Fatalf("meeting %d: the join answer names no node of the cluster", i)
+		}
+		meetings = append(meetings, m)
+	}
+	return meetings
+}
+
 func TestClusterFailover(t *testing.T) {
 	srv := redistest.Start(t)
 	const key = "6974657374206f6e6c793a20636c75737465722d7769646520746f6b656e206b"
@@ -203,10 +189,6 @@ func TestClusterFailover(t *testing.T) {
 		startClusterNode(t, "n1", srv.URL(), key),
 		startClusterNode(t, "n2", srv.URL(), key),
 		startClusterNode(t, "n3", srv.URL(), key),
-	}
-	byWS := map[string]*clusterNode{}
-	for _, n := range nodes {
-		byWS["ws://"+strings.TrimPrefix(n.url, "http://")] = n
 	}
 	api, err := bot.NewAPI(bot.WithSettingEngine(bot.LoopbackSettings()))
 	if err != nil {
@@ -217,27 +199,7 @@ func TestClusterFailover(t *testing.T) {
 	}
 	// Three meetings, created through n1 and joined through it: placement
 	// puts one on each node.
-	front := &server{t: t, base: nodes[0].url}
-	type meeting struct {
-		link, room string
-		node       *clusterNode
-		bots       []*bot.Bot
-	}
-	var meetings []*meeting
-	for i := range 3 {
-		m := &meeting{link: front.newMeeting()}
-		m.room = strings.SplitN(strings.TrimPrefix(m.link, nodes[0].url+"/m/"), "#", 2)[0]
-		for j := range 2 {
-			b, err := bot.Join(context.Background(), m.link, cfg(fmt.Sprintf("m%d-b%d", i, j)))
-			if err != nil {
-				t.Fatalf("meeting %d bot %d: %v", i, j, err)
-			}
-			t.Cleanup(b.Close)
-			m.bots = append(m.bots, b)
-		}
-		m.node = byWS[joinAnswerURL(t, nodes[1].url, m.room)]
-		meetings = append(meetings, m)
-	}
+	meetings := spreadMeetings(t, nodes, 3, cfg)
 	seen := map[*clusterNode]bool{}
 	for _, m := range meetings {
 		seen[m.node] = true
@@ -245,28 +207,16 @@ func TestClusterFailover(t *testing.T) {
 	if len(seen) != 3 {
 		t.Fatal("the three meetings were not spread over the three nodes")
 	}
-	inMedia := func(bs []*bot.Bot, audio, video uint64) func() bool {
-		return func() bool {
-			for _, b := range bs {
-				for _, o := range bs {
-					if b != o && !receivedFrom(b.Report(), identity(o), audio, video) {
-						return false
-					}
-				}
-			}
-			return true
-		}
-	}
 	var all []*bot.Bot
 	for _, m := range meetings {
 		all = append(all, m.bots...)
 	}
 	for _, m := range meetings {
-		waitFor(t, 20*time.Second, "decrypted media in meeting on "+m.node.id, inMedia(m.bots, 50, 30), all...)
+		waitFor(t, 20*time.Second, "decrypted media in meeting on "+m.node.id, allReceive(50, 30, m.bots...), all...)
 	}
 
 	// n3's process dies.
-	var victim *meeting
+	var victim *spreadMeeting[*clusterNode]
 	for _, m := range meetings {
 		if m.node.id == "n3" {
 			victim = m
@@ -277,10 +227,10 @@ func TestClusterFailover(t *testing.T) {
 		before[b] = b.Report().FramesDecrypted
 	}
 	killed := time.Now()
-	if err := victim.node.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := victim.node.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-victim.node.exited
+	<-victim.node.Exited()
 
 	// Its bots lose the node; like the web app, they join again through the
 	// link, and keep trying while /api/join still names the dead node.
@@ -308,15 +258,15 @@ func TestClusterFailover(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	waitFor(t, 20*time.Second, "decrypted media after rejoining", inMedia(back, 25, 15), back...)
+	waitFor(t, 20*time.Second, "decrypted media after rejoining", allReceive(25, 15, back...), back...)
 	recovered := time.Since(killed)
 	// They are one MLS group again: same epoch and security code.
 	waitFor(t, 10*time.Second, "one MLS epoch and security code after rejoining", func() bool {
 		r0, r1 := back[0].Report(), back[1].Report()
 		return r0.SecurityCode != "" && r0.Epoch == r1.Epoch && r0.SecurityCode == r1.SecurityCode
 	}, back...)
-	newNode := byWS[joinAnswerURL(t, nodes[0].url, victim.room)]
-	if newNode == nil || newNode.id == "n3" {
+	newNode, ok := nodeAt(nodes, joinAnswerURL(t, nodes[0].URL, victim.room))
+	if !ok || newNode.id == "n3" {
 		t.Fatalf("meeting still placed on the dead node")
 	}
 	t.Logf("SIGKILL of n3: bots noticed after %v; back in their meeting on %s with decrypted audio and video after %v (heartbeat 1s, dead_after 3s)",

@@ -85,19 +85,6 @@ func sameEpoch(n int, bots ...*bot.Bot) func() bool {
 	}
 }
 
-func allReceive(bots ...*bot.Bot) func() bool {
-	return func() bool {
-		for _, b := range bots {
-			for _, o := range bots {
-				if b != o && !receivedFrom(b.Report(), identity(o), 5, 3) {
-					return false
-				}
-			}
-		}
-		return true
-	}
-}
-
 // tripwire counts bytes seen at a server hook and any marker among them.
 type tripwire struct {
 	name    string
@@ -157,7 +144,7 @@ func TestE2EETripwire(t *testing.T) {
 
 	link := s.newMeeting()
 	bots := s.startBots(link, "speaker", 3, 200*time.Millisecond, nil)
-	waitFor(t, 20*time.Second, "everyone decrypts everyone", allReceive(bots...), bots...)
+	waitFor(t, 20*time.Second, "everyone decrypts everyone", allReceive(5, 3, bots...), bots...)
 	waitFor(t, 10*time.Second, "one epoch", sameEpoch(3, bots...), bots...)
 
 	chat := "hello " + string(bot.Marker[:])
@@ -194,7 +181,7 @@ func TestE2EETripwire(t *testing.T) {
 	// Rejoin: a participant comes back with the link.
 	back := s.startBots(link, "back", 1, 0, nil)[0]
 	all := append(rest, back)
-	waitFor(t, 20*time.Second, "rejoined participant exchanges media", allReceive(all...), all...)
+	waitFor(t, 20*time.Second, "rejoined participant exchanges media", allReceive(5, 3, all...), all...)
 	sendChat(back, rest...)
 	sendChat(bots[1], bots[0], back)
 
@@ -435,7 +422,7 @@ func TestE2EEServerCannotAddMember(t *testing.T) {
 	m := newMITM(s)
 	link := s.newMeeting()
 	bots := s.startBots(link, "member", 3, 200*time.Millisecond, nil)
-	waitFor(t, 20*time.Second, "media", allReceive(bots...), bots...)
+	waitFor(t, 20*time.Second, "media", allReceive(5, 3, bots...), bots...)
 	waitFor(t, 10*time.Second, "one epoch", sameEpoch(3, bots...), bots...)
 	epoch, code := bots[0].E2EE().EpochNumber(), bots[0].E2EE().SecurityCode()
 	groupID, dsEpoch := m.group()
@@ -550,7 +537,7 @@ func TestE2EELobby(t *testing.T) {
 	s := startServer(t)
 	link := s.newMeeting()
 	members := s.startBots(link, "member", 2, 200*time.Millisecond, nil)
-	waitFor(t, 20*time.Second, "media", allReceive(members...), members...)
+	waitFor(t, 20*time.Second, "media", allReceive(5, 3, members...), members...)
 
 	kcfg := s.config("knocker")
 	kcfg.E2EE.Knock = true
@@ -593,7 +580,7 @@ func TestE2EELobby(t *testing.T) {
 		t.Fatal(err)
 	}
 	three := append(members, knocker)
-	waitFor(t, 20*time.Second, "admitted knocker exchanges media", allReceive(three...), three...)
+	waitFor(t, 20*time.Second, "admitted knocker exchanges media", allReceive(5, 3, three...), three...)
 	if knocker.E2EE().SecurityCode() != a.SecurityCode() {
 		t.Error("admitted knocker shows another security code")
 	}
@@ -648,7 +635,7 @@ func TestE2EERemovedMemberCannotDecrypt(t *testing.T) {
 	link := s.newMeeting()
 	room := s.credentials(link).Room
 	bots := s.startBots(link, "member", 3, 200*time.Millisecond, nil)
-	waitFor(t, 20*time.Second, "media", allReceive(bots...), bots...)
+	waitFor(t, 20*time.Second, "media", allReceive(5, 3, bots...), bots...)
 	waitFor(t, 10*time.Second, "one epoch", sameEpoch(3, bots...), bots...)
 	a, gone := bots[0], bots[2]
 	old := a.E2EE().EpochNumber()

@@ -275,6 +275,22 @@ func receivedFrom(r bot.Report, identity string, minAudio, minVideo uint64) bool
 	return ts["audio"].FramesDecrypted >= minAudio && ts["video"].FramesDecrypted >= minVideo
 }
 
+// allReceive is a waitFor condition: every bot has decrypted at least
+// minAudio audio and minVideo video frames from each of the others.
+func allReceive(minAudio, minVideo uint64, bots ...*bot.Bot) func() bool {
+	return func() bool {
+		for _, b := range bots {
+			r := b.Report()
+			for _, o := range bots {
+				if b != o && !receivedFrom(r, identity(o), minAudio, minVideo) {
+					return false
+				}
+			}
+		}
+		return true
+	}
+}
+
 func identity(b *bot.Bot) string {
 	id, _ := b.Identity()
 	return id

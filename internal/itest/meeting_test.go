@@ -29,17 +29,8 @@ func TestThreeBots(t *testing.T) {
 	}
 
 	t.Run("media", func(t *testing.T) {
-		waitFor(t, 20*time.Second, "every bot to receive audio and video from both others", func() bool {
-			for i, b := range bots {
-				r := b.Report()
-				for j, o := range bots {
-					if i != j && !receivedFrom(r, identity(o), wantAudioFrames, wantVideoFrames) {
-						return false
-					}
-				}
-			}
-			return true
-		}, bots...)
+		waitFor(t, 20*time.Second, "every bot to receive audio and video from both others",
+			allReceive(wantAudioFrames, wantVideoFrames, bots...), bots...)
 		for i, b := range bots {
 			r := b.Report()
 			if r.ParticipantsSeen != 2 {

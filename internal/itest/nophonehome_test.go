@@ -122,10 +122,6 @@ func TestNoPhoneHome(t *testing.T) {
 		}
 		nodes = append(nodes, startTraced(t, bin, id, dir, args...))
 	}
-	byWS := map[string]*tracedNode{}
-	for _, n := range nodes {
-		byWS["ws://"+strings.TrimPrefix(n.url, "http://")] = n
-	}
 	// The clients' sockets: this process's, sampled while the bots run.
 	clients := map[int]bool{}
 	var clientsMu sync.Mutex
@@ -168,49 +164,14 @@ func TestNoPhoneHome(t *testing.T) {
 		c.Name, c.Logger = name, testLogger(t).With("bot", name)
 		return c
 	}
-	front := &server{t: t, base: nodes[0].url}
-	type meeting struct {
-		link, room string
-		node       *tracedNode
-		bots       []*bot.Bot
-	}
-	var meetings []*meeting
-	for i := range 2 {
-		m := &meeting{link: front.newMeeting()}
-		m.room = strings.SplitN(strings.TrimPrefix(m.link, nodes[0].url+"/m/"), "#", 2)[0]
-		for j := range 2 {
-			b, err := bot.Join(context.Background(), m.link, botCfg(fmt.Sprintf("m%d-b%d", i, j)))
-			if err != nil {
-				t.Fatalf("meeting %d bot %d: %v", i, j, err)
-			}
-			t.Cleanup(b.Close)
-			m.bots = append(m.bots, b)
-		}
-		m.node = byWS[joinAnswerURL(t, nodes[1].url, m.room)]
-		if m.node == nil {
-			t.Fatal("join answer names no known node")
-		}
-		meetings = append(meetings, m)
-	}
-	media := func(bs []*bot.Bot) func() bool {
-		return func() bool {
-			for _, b := range bs {
-				for _, o := range bs {
-					if b != o && !receivedFrom(b.Report(), identity(o), 25, 10) {
-						return false
-					}
-				}
-			}
-			return true
-		}
-	}
+	meetings := spreadMeetings(t, nodes, 2, botCfg)
 	for _, m := range meetings {
-		waitFor(t, 30*time.Second, "decrypted media on "+m.node.id, media(m.bots), m.bots...)
+		waitFor(t, 30*time.Second, "decrypted media on "+m.node.id, allReceive(25, 10, m.bots...), m.bots...)
 	}
 	// The media plane's and the delivery service's metrics on the nodes
 	// that run the meetings.
 	for _, m := range meetings {
-		got := scrape(t, m.node.admin)
+		got := scrape(t, m.node.AdminURL)
 		for _, name := range []string{"conclave_forwarded_packets_total", "conclave_forwarded_bytes_total", "conclave_received_packets_total"} {
 			if got[name] <= 0 {
 				t.Errorf("node %s: %s = %v during a meeting", m.node.id, name, got[name])
@@ -238,21 +199,21 @@ func TestNoPhoneHome(t *testing.T) {
 			Node string `json:"node"`
 		} `json:"meetings"`
 	}
-	adminCall(t, nodes[0].admin, adminKey, "GET", "/admin/v1/meetings", &ms)
+	adminCall(t, nodes[0].AdminURL, adminKey, "GET", "/admin/v1/meetings", &ms)
 	if len(ms.Meetings) != 2 {
 		t.Fatalf("admin sees %d meetings, want 2", len(ms.Meetings))
 	}
-	adminCall(t, nodes[0].admin, adminKey, "GET", "/admin/v1/nodes", nil)
+	adminCall(t, nodes[0].AdminURL, adminKey, "GET", "/admin/v1/nodes", nil)
 	var spare *tracedNode
 	for _, n := range nodes {
 		if n != meetings[0].node && n != meetings[1].node {
 			spare = n
 		}
 	}
-	adminCall(t, nodes[0].admin, adminKey, "POST", "/admin/v1/nodes/"+spare.id+"/drain", nil)
-	adminCall(t, nodes[0].admin, adminKey, "POST", "/admin/v1/nodes/"+spare.id+"/undrain", nil)
-	adminCall(t, nodes[0].admin, adminKey, "GET", "/admin/v1/audit/verify", nil)
-	metrics, err := http.Get(nodes[0].admin + "/metrics")
+	adminCall(t, nodes[0].AdminURL, adminKey, "POST", "/admin/v1/nodes/"+spare.id+"/drain", nil)
+	adminCall(t, nodes[0].AdminURL, adminKey, "POST", "/admin/v1/nodes/"+spare.id+"/undrain", nil)
+	adminCall(t, nodes[0].AdminURL, adminKey, "GET", "/admin/v1/audit/verify", nil)
+	metrics, err := http.Get(nodes[0].AdminURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +230,7 @@ func TestNoPhoneHome(t *testing.T) {
 	} else if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-victim.node.exited
+	<-victim.node.Exited()
 	var back []*bot.Bot
 	for j := range victim.bots {
 		deadline := time.Now().Add(30 * time.Second)
@@ -286,7 +247,7 @@ func TestNoPhoneHome(t *testing.T) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
-	waitFor(t, 30*time.Second, "decrypted media after failover", media(back), back...)
+	waitFor(t, 30*time.Second, "decrypted media after failover", allReceive(25, 10, back...), back...)
 	// And the other meeting ends by an admin's hand.
 	other := meetings[0]
 	if other == victim {
@@ -298,7 +259,7 @@ func TestNoPhoneHome(t *testing.T) {
 			otherKey = am.Room
 		}
 	}
-	adminCall(t, nodes[0].admin, adminKey, "POST", "/admin/v1/meetings/"+otherKey+"/end", nil)
+	adminCall(t, nodes[0].AdminURL, adminKey, "POST", "/admin/v1/meetings/"+otherKey+"/end", nil)
 	for _, b := range append(append([]*bot.Bot{}, back...), victim.bots...) {
 		b.Close()
 	}
@@ -450,7 +411,7 @@ func TestNoPhoneHomeDetectsOutbound(t *testing.T) {
 	n := startTraced(t, bin, "acme", dir, "--config", writeConfig(t, dir, cfg), "--listen", "127.0.0.1:0",
 		"--udp-port", "0", "--tcp-port", "-1", "--no-turn")
 	// A TLS handshake naming the domain makes the node ask its CA.
-	addr := strings.TrimPrefix(n.url, "https://meet.example.org:")
+	addr := strings.TrimPrefix(n.URL, "https://meet.example.org:")
 	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", "127.0.0.1:"+addr,
 		&tls.Config{ServerName: "meet.example.org", InsecureSkipVerify: true})
 	if err == nil {

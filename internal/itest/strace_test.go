@@ -7,18 +7,20 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"conclave/internal/servetest"
 )
 
 // buildConclave builds the conclave command into a temporary folder.
@@ -153,86 +155,49 @@ func (a allowList) violations(t *testing.T, log []byte) (bad map[string]int, see
 	return bad, seen, calls
 }
 
-// tracedNode is one `conclave serve` process under strace.
+// tracedNode is one `conclave serve` process under strace (Node is the
+// strace process).
 type tracedNode struct {
-	id, url, admin string
-	trace          string // strace's log file
-	strace         *exec.Cmd
-	exited         chan struct{}
-	stderr         *lockedBuffer
+	*servetest.Node
+	id    string
+	trace string // strace's log file
 
 	mu  sync.Mutex
 	own map[int]bool // ports of the node's own sockets, sampled while it ran
 }
 
-var (
-	npRunningAt = regexp.MustCompile(`is running at (https?://\S+)`)
-	npAdminAt   = regexp.MustCompile(`Admin API, metrics and health at (http://\S+)`)
-)
+func (n *tracedNode) baseURL() string { return n.URL }
 
 // startTraced starts bin serve with args under strace and waits for it to
-// print its URL.
+// print its URL (and its admin URL, given --admin-listen).
 func startTraced(t *testing.T, bin, id, dir string, args ...string) *tracedNode {
 	t.Helper()
 	strace, err := exec.LookPath("strace")
 	if err != nil {
 		t.Fatal("strace is needed to watch the server's connections: apt-get install strace")
 	}
-	n := &tracedNode{id: id, trace: filepath.Join(dir, "strace.log"), exited: make(chan struct{}), stderr: &lockedBuffer{}, own: map[int]bool{}}
+	trace := filepath.Join(dir, "strace.log")
 	full := append([]string{"-f", "-qq", "--seccomp-bpf", "-v", "-s", "0", "-e", "trace=connect,sendto,sendmsg,sendmmsg",
-		"-e", "signal=none", "-o", n.trace, "--", bin, "serve", "--data", dir, "--no-link"}, args...)
-	n.strace = exec.Command(strace, full...)
-	out, err := n.strace.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+		"-e", "signal=none", "-o", trace, "--", bin, "serve", "--data", dir, "--no-link"}, args...)
+	newCmd := func() *exec.Cmd {
+		cmd := exec.Command(strace, full...)
+		// The serve process holds the output pipes too: Wait must not wait
+		// for it once strace is gone.
+		cmd.WaitDelay = 5 * time.Second
+		return cmd
 	}
-	n.strace.Stderr = n.stderr
-	if err := n.strace.Start(); err != nil {
-		t.Fatal(err)
-	}
-	type addrs struct{ url, admin string }
-	ready := make(chan addrs, 1)
-	go func() {
-		var a addrs
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := npRunningAt.FindStringSubmatch(sc.Text()); m != nil {
-				a.url = m[1]
-			}
-			if m := npAdminAt.FindStringSubmatch(sc.Text()); m != nil {
-				a.admin = m[1]
-			}
-			if a.url != "" && (a.admin != "" || !strings.Contains(strings.Join(args, " "), "--admin-listen")) {
-				select {
-				case ready <- a:
-				default:
-				}
-			}
-		}
-		io.Copy(io.Discard, out)
-	}()
-	go func() { n.strace.Wait(); close(n.exited) }()
+	node := servetest.Start(t, newCmd, servetest.Options{Admin: slices.Contains(args, "--admin-listen"), Timeout: 60 * time.Second})
+	n := &tracedNode{Node: node, id: id, trace: trace, own: map[int]bool{}}
 	sampled := make(chan struct{})
 	go func() { defer close(sampled); n.sampleOwnPorts() }()
-	// The serve process holds the output pipes too: Wait must not wait
-	// for it once strace is gone.
-	n.strace.WaitDelay = 5 * time.Second
+	// Runs before servetest's cleanup: the serve process first, then strace.
 	t.Cleanup(func() {
 		if pid := n.servePID(); pid > 0 {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
-		n.strace.Process.Kill()
-		<-n.exited
+		n.Cmd.Process.Kill()
 		<-sampled
 	})
-	select {
-	case a := <-ready:
-		n.url, n.admin = a.url, a.admin
-	case <-n.exited:
-		t.Fatalf("node %s exited: %s", id, n.stderr.String())
-	case <-time.After(60 * time.Second):
-		t.Fatalf("node %s did not start: %s", id, n.stderr.String())
-	}
 	return n
 }
 
@@ -246,7 +211,7 @@ func (n *tracedNode) sampleOwnPorts() {
 	defer tick.Stop()
 	for {
 		select {
-		case <-n.exited:
+		case <-n.Exited():
 			return
 		case <-tick.C:
 		}
@@ -309,7 +274,7 @@ func (n *tracedNode) ownPorts() map[int]bool {
 
 // servePID is the traced conclave process: strace's child.
 func (n *tracedNode) servePID() int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", n.strace.Process.Pid, n.strace.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", n.Cmd.Process.Pid, n.Cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
@@ -329,7 +294,7 @@ func (n *tracedNode) stop(t *testing.T) {
 		syscall.Kill(pid, syscall.SIGTERM)
 	}
 	select {
-	case <-n.exited:
+	case <-n.Exited():
 	case <-time.After(30 * time.Second):
 		t.Fatalf("node %s did not stop", n.id)
 	}

@@ -1,86 +1,41 @@
 package cluster_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"conclave/internal/servetest"
 	"conclave/signaling"
 	"conclave/signaling/admin"
 	"conclave/signaling/cluster/redistest"
 )
 
-// The test binary doubles as `conclave serve` (without web app or media):
-// with CONCLAVE_TEST_SERVE set it runs signaling.Command with the arguments
-// in CONCLAVE_TEST_ARGS, so that the cluster test can start real processes
-// and kill one with SIGKILL.
+// The test binary doubles as `conclave serve` (without web app or media)
+// when servetest.NodeCommand starts it, so that the cluster test can start
+// real processes and kill one with SIGKILL.
 func TestMain(m *testing.M) {
-	if os.Getenv("CONCLAVE_TEST_SERVE") == "" {
-		os.Exit(m.Run())
-	}
-	var args []string
-	if err := json.Unmarshal([]byte(os.Getenv("CONCLAVE_TEST_ARGS")), &args); err != nil {
-		fmt.Fprintln(os.Stderr, "bad CONCLAVE_TEST_ARGS:", err)
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	err := signaling.Command(ctx, signaling.App{Version: "test"}, args, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "serve:", err)
-		os.Exit(1)
-	}
-	os.Exit(0)
+	servetest.RunNode(signaling.App{Version: "test"})
+	os.Exit(m.Run())
 }
 
 // node is one `conclave serve` process.
 type node struct {
-	id, dir   string
-	url       string // public API base
-	adminURL  string
-	cmd       *exec.Cmd
-	exited    chan struct{}
-	stderr    *syncBuffer
-	waitError error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	*servetest.Node
+	id, dir string
 }
 
 const testTokenKey = "6c6f6f706261636b2d6f6e6c792d746573742d6b65792d333262797465732121"
-
-var (
-	runningRE = regexp.MustCompile(`is running at (http://\S+)`)
-	adminRE   = regexp.MustCompile(`Admin API, metrics and health at (http://\S+)`)
-)
 
 func startServe(t *testing.T, id, redisURL string) *node {
 	t.Helper()
@@ -93,54 +48,10 @@ func startServe(t *testing.T, id, redisURL string) *node {
 	if err := os.WriteFile(cfgFile, []byte("join:\n  rate_burst: 1000\n  rate_interval: 1ms\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	args, _ := json.Marshal([]string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-		"--data", dir, "--redis", redisURL, "--node-id", id, "--no-link", "--log-level", "debug", "--log-format", "json"})
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "CONCLAVE_TEST_SERVE=1", "CONCLAVE_TEST_ARGS="+string(args))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := &node{id: id, dir: dir, cmd: cmd, exited: make(chan struct{}), stderr: &syncBuffer{}}
-	cmd.Stderr = n.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 16)
-	go func() {
-		defer close(lines)
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-	}()
-	go func() { n.waitError = cmd.Wait(); close(n.exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-n.exited
-	})
-	deadline := time.After(20 * time.Second)
-	for n.url == "" || n.adminURL == "" {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				t.Fatalf("node %s exited before serving: %s", id, n.stderr.String())
-			}
-			if m := runningRE.FindStringSubmatch(l); m != nil {
-				n.url = m[1]
-			}
-			if m := adminRE.FindStringSubmatch(l); m != nil {
-				n.adminURL = m[1]
-			}
-		case <-deadline:
-			t.Fatalf("node %s did not start: %s", id, n.stderr.String())
-		}
-	}
-	go func() {
-		for range lines {
-		}
-	}()
-	return n
+	args := []string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+		"--data", dir, "--redis", redisURL, "--node-id", id, "--no-link", "--log-level", "debug", "--log-format", "json"}
+	n := servetest.Start(t, func() *exec.Cmd { return servetest.NodeCommand(args...) }, servetest.Options{Admin: true})
+	return &node{Node: n, id: id, dir: dir}
 }
 
 func call(t *testing.T, method, url, bearer string, body any) (int, []byte) {
@@ -174,7 +85,7 @@ type joinAnswer struct {
 
 func join(t *testing.T, via *node, room, name string) joinAnswer {
 	t.Helper()
-	code, b := call(t, "POST", via.url+"/api/join", "", map[string]string{"room": room, "name": name, "kind": "bot"})
+	code, b := call(t, "POST", via.URL+"/api/join", "", map[string]string{"room": room, "name": name, "kind": "bot"})
 	if code != 200 {
 		t.Fatalf("join via %s: %d %s", via.id, code, b)
 	}
@@ -194,7 +105,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	nodes := []*node{startServe(t, "n1", srv.URL()), startServe(t, "n2", srv.URL()), startServe(t, "n3", srv.URL())}
 	byWS := map[string]*node{}
 	for _, n := range nodes {
-		byWS["ws://"+strings.TrimPrefix(n.url, "http://")] = n
+		byWS["ws://"+strings.TrimPrefix(n.URL, "http://")] = n
 	}
 	n1, n2, n3 := nodes[0], nodes[1], nodes[2]
 
@@ -208,7 +119,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	// Meetings created on one node are known to all (the store is Redis).
 	var rooms []string
 	for range 6 {
-		code, b := call(t, "POST", n1.url+"/api/meetings", "", nil)
+		code, b := call(t, "POST", n1.URL+"/api/meetings", "", nil)
 		if code != 201 {
 			t.Fatalf("create: %d %s", code, b)
 		}
@@ -239,17 +150,17 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 	}
 
-	code, b := call(t, "GET", n1.adminURL+"/admin/v1/nodes", key, nil)
+	code, b := call(t, "GET", n1.AdminURL+"/admin/v1/nodes", key, nil)
 	if code != 200 || strings.Count(string(b), `"id"`) != 3 {
 		t.Fatalf("nodes: %d %s", code, b)
 	}
 
 	// Drain n2 through n1's admin API.
-	if code, b := call(t, "POST", n1.adminURL+"/admin/v1/nodes/n2/drain", key, nil); code != 200 {
+	if code, b := call(t, "POST", n1.AdminURL+"/admin/v1/nodes/n2/drain", key, nil); code != 200 {
 		t.Fatalf("drain: %d %s", code, b)
 	}
 	for range 4 {
-		_, b := call(t, "POST", n2.url+"/api/meetings", "", nil)
+		_, b := call(t, "POST", n2.URL+"/api/meetings", "", nil)
 		var r struct{ Room string }
 		json.Unmarshal(b, &r)
 		if a := join(t, n2, r.Room, "Newcomer"); byWS[a.URL] == n2 {
@@ -272,10 +183,10 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 	}
 	killed := time.Now()
-	if err := n3.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+	if err := n3.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	<-n3.exited
+	<-n3.Exited()
 	deadline := killed.Add(15 * time.Second)
 	for {
 		moved := 0
@@ -303,13 +214,13 @@ func TestThreeNodeCluster(t *testing.T) {
 			t.Fatalf("a meeting of live node %s moved to %s", n.id, a.URL)
 		}
 	}
-	code, b = call(t, "GET", n1.adminURL+"/admin/v1/nodes", key, nil)
+	code, b = call(t, "GET", n1.AdminURL+"/admin/v1/nodes", key, nil)
 	if code != 200 || strings.Count(string(b), `"id"`) != 2 || strings.Contains(string(b), `"n3"`) {
 		t.Fatalf("nodes after the kill: %d %s", code, b)
 	}
 	// n1's next heartbeat updates its metrics.
 	for metricsDeadline := time.Now().Add(5 * time.Second); ; {
-		code, b = call(t, "GET", n1.adminURL+"/metrics", "", nil)
+		code, b = call(t, "GET", n1.AdminURL+"/metrics", "", nil)
 		if code == 200 && strings.Contains(string(b), "conclave_cluster_nodes 2") {
 			break
 		}
@@ -321,11 +232,11 @@ func TestThreeNodeCluster(t *testing.T) {
 
 	// Clean shutdowns: n1 and n2 leave; their processes exit 0.
 	for _, n := range []*node{n1, n2} {
-		n.cmd.Process.Signal(syscall.SIGTERM)
+		n.Cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-n.exited:
-			if n.waitError != nil {
-				t.Fatalf("node %s: %v\n%s", n.id, n.waitError, n.stderr.String())
+		case <-n.Exited():
+			if err := n.WaitErr(); err != nil {
+				t.Fatalf("node %s: %v\n%s", n.id, err, n.Stderr.String())
 			}
 		case <-time.After(15 * time.Second):
 			t.Fatalf("node %s did not stop", n.id)
@@ -347,7 +258,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	// Logs are JSON lines, and no node logged a room ID, a display name, the
 	// token key or the API key.
 	for _, n := range nodes {
-		logs := n.stderr.String()
+		logs := n.Stderr.String()
 		for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
 			var rec map[string]any
 			if err := json.Unmarshal([]byte(line), &rec); err != nil || rec["msg"] == nil || rec["level"] == nil {

@@ -1,0 +1,199 @@
+package servetest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"conclave/signaling"
+)
+
+// envArgs carries a node's arguments (a JSON array) from NodeCommand to
+// RunNode in the re-executed test binary.
+const envArgs = "CONCLAVE_SERVETEST_NODE"
+
+// RunNode makes this process a node and exits, if NodeCommand started it:
+// it runs signaling.Command with app and the arguments NodeCommand was
+// given until SIGTERM or an interrupt, and exits 0 on a clean shutdown, 1
+// on an error. Otherwise it returns at once. Call it first in TestMain.
+func RunNode(app signaling.App) {
+	v, ok := os.LookupEnv(envArgs)
+	if !ok {
+		return
+	}
+	var args []string
+	if err := json.Unmarshal([]byte(v), &args); err != nil {
+		fmt.Fprintf(os.Stderr, "servetest: bad %s: %v\n", envArgs, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	err := signaling.Command(ctx, app, args, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// NodeCommand returns a command that runs this test binary as a node with
+// args (`conclave serve`'s flags); the binary's TestMain must call RunNode.
+func NodeCommand(args ...string) *exec.Cmd {
+	b, err := json.Marshal(args)
+	if err != nil {
+		panic(fmt.Sprintf("servetest: marshal arguments: %v", err)) // strings always marshal
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envArgs+"="+string(b))
+	return cmd
+}
+
+// Buffer is a bytes.Buffer safe for concurrent use: a child process writes
+// it while the test reads it.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+// String returns what was written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Node is a running node process.
+type Node struct {
+	// URL is the public base URL the node printed ("is running at").
+	URL string
+	// AdminURL is its admin listener's base URL, if Options.Admin.
+	AdminURL string
+	// Cmd is the process (the command that started the node: strace, say).
+	Cmd *exec.Cmd
+	// Stderr is what the process wrote to standard error so far.
+	Stderr *Buffer
+
+	exited  chan struct{}
+	waitErr error
+}
+
+// Exited is closed when the process has exited.
+func (n *Node) Exited() <-chan struct{} { return n.exited }
+
+// WaitErr is what exec.Cmd.Wait returned; call it after Exited is closed.
+func (n *Node) WaitErr() error {
+	<-n.exited
+	return n.waitErr
+}
+
+// Options says what Start waits for.
+type Options struct {
+	// Admin waits for the admin listener's URL too (--admin-listen).
+	Admin bool
+	// Timeout bounds the wait for the URLs; zero means 20 seconds.
+	Timeout time.Duration
+}
+
+var (
+	runningRE = regexp.MustCompile(`is running at (https?://\S+)`)
+	adminRE   = regexp.MustCompile(`Admin API, metrics and health at (http://\S+)`)
+)
+
+// startAttempts is how many times Start starts a node whose bind lost a
+// race for a port.
+const startAttempts = 5
+
+// Start starts the command newCmd returns (with Stdout and Stderr unset),
+// waits until the node prints its URLs, and kills the process when the
+// test ends. It fails the test if the node exits first or is not serving
+// within the timeout.
+//
+// A node that exits with "address already in use" lost a race, not a
+// configuration: with every port left to the kernel (port 0), the embedded
+// TURN server (sfu/turn) still binds its TCP listener on the number the
+// kernel gave its UDP socket, which any TCP socket on the machine may hold.
+// Start then runs a fresh command from newCmd, up to five times in all.
+func Start(t testing.TB, newCmd func() *exec.Cmd, opts Options) *Node {
+	t.Helper()
+	if opts.Timeout == 0 {
+		opts.Timeout = 20 * time.Second
+	}
+	for attempt := 1; ; attempt++ {
+		n, err := start(t, newCmd(), opts)
+		if err == nil {
+			return n
+		}
+		if attempt == startAttempts || !strings.Contains(n.Stderr.String(), "address already in use") {
+			t.Fatalf("servetest: %v\n%s", err, n.Stderr.String())
+		}
+		t.Logf("servetest: %v (a port race); starting it again", err)
+	}
+}
+
+func start(t testing.TB, cmd *exec.Cmd, opts Options) (*Node, error) {
+	n := &Node{Cmd: cmd, Stderr: &Buffer{}, exited: make(chan struct{})}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return n, fmt.Errorf("stdout pipe: %w", err)
+	}
+	cmd.Stderr = n.Stderr
+	if err := cmd.Start(); err != nil {
+		return n, fmt.Errorf("start %s: %w", cmd.Path, err)
+	}
+	type urls struct{ public, admin string }
+	ready := make(chan urls, 1)
+	go func() {
+		var u urls
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := runningRE.FindStringSubmatch(sc.Text()); m != nil {
+				u.public = m[1]
+			}
+			if m := adminRE.FindStringSubmatch(sc.Text()); m != nil {
+				u.admin = m[1]
+			}
+			if u.public != "" && (u.admin != "" || !opts.Admin) {
+				select {
+				case ready <- u:
+				default:
+				}
+			}
+		}
+		// Keep reading until the process closes its output, so that it
+		// never blocks on a full pipe.
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	go func() { n.waitErr = cmd.Wait(); close(n.exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-n.exited
+	})
+	select {
+	case u := <-ready:
+		n.URL, n.AdminURL = u.public, u.admin
+		return n, nil
+	case <-n.exited:
+		return n, fmt.Errorf("node exited before serving: %v", n.waitErr)
+	case <-time.After(opts.Timeout):
+		return n, fmt.Errorf("node not serving after %v", opts.Timeout)
+	}
+}

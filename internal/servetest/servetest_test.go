@@ -1,0 +1,99 @@
+package servetest
+
+import (
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// sh returns a command factory running script under /bin/sh.
+func sh(script string) func() *exec.Cmd {
+	return func() *exec.Cmd { return exec.Command("/bin/sh", "-c", script) }
+}
+
+func TestStartWaitsForURLs(t *testing.T) {
+	cases := []struct {
+		name      string
+		script    string
+		opts      Options
+		url, adm  string
+		stderrHas string
+	}{
+		{
+			name:   "public URL only",
+			script: `echo "Conclave is running at http://127.0.0.1:4001"; exec sleep 60`,
+			url:    "http://127.0.0.1:4001",
+		},
+		{
+			name: "waits for the admin URL printed later",
+			script: `echo "Conclave is running at https://meet.example.org:4002"; sleep 0.2; ` +
+				`echo "Admin API, metrics and health at http://127.0.0.1:4003"; echo warning >&2; exec sleep 60`,
+			opts: Options{Admin: true},
+			url:  "https://meet.example.org:4002", adm: "http://127.0.0.1:4003", stderrHas: "warning",
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n := Start(t, sh(c.script), c.opts)
+			if n.URL != c.url || n.AdminURL != c.adm {
+				t.Fatalf("URLs %q, %q; want %q, %q", n.URL, n.AdminURL, c.url, c.adm)
+			}
+			if c.stderrHas != "" {
+				deadline := time.Now().Add(5 * time.Second)
+				for n.Stderr.String() != c.stderrHas+"\n" {
+					if time.Now().After(deadline) {
+						t.Fatalf("stderr %q, want %q", n.Stderr.String(), c.stderrHas)
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			}
+			select {
+			case <-n.Exited():
+				t.Fatal("the node exited while serving")
+			default:
+			}
+		})
+	}
+}
+
+// A node that lost a port race (it says "address already in use" and
+// exits) is started again with a fresh command.
+func TestStartRetriesPortRace(t *testing.T) {
+	calls := 0
+	newCmd := func() *exec.Cmd {
+		calls++
+		if calls < 3 {
+			return exec.Command("/bin/sh", "-c", `echo "serve: listen tcp 127.0.0.1:4004: bind: address already in use" >&2; exit 1`)
+		}
+		return exec.Command("/bin/sh", "-c", `echo "is running at http://127.0.0.1:4005"; exec sleep 60`)
+	}
+	n := Start(t, newCmd, Options{})
+	if calls != 3 || n.URL != "http://127.0.0.1:4005" {
+		t.Fatalf("%d commands, URL %q", calls, n.URL)
+	}
+}
+
+// start reports a node that exits before serving, with what it said.
+func TestStartReportsEarlyExit(t *testing.T) {
+	n, err := start(t, exec.Command("/bin/sh", "-c", `echo "config: bad flag" >&2; exit 1`), Options{Timeout: 10 * time.Second})
+	if err == nil {
+		t.Fatal("no error for a node that exited")
+	}
+	if got := n.Stderr.String(); got != "config: bad flag\n" {
+		t.Fatalf("stderr %q", got)
+	}
+	if n.WaitErr() == nil {
+		t.Fatal("exit status 1 not reported")
+	}
+}
+
+func TestNodeCommandCarriesArguments(t *testing.T) {
+	cmd := NodeCommand("--listen", "127.0.0.1:0", `--name=a "quoted" value`)
+	want := envArgs + `=["--listen","127.0.0.1:0","--name=a \"quoted\" value"]`
+	if cmd.Env[len(cmd.Env)-1] != want {
+		t.Fatalf("env %q, want %q", cmd.Env[len(cmd.Env)-1], want)
+	}
+	if len(cmd.Args) != 2 || cmd.Args[1] != "-test.run=^$" {
+		t.Fatalf("args %q: the child must run no tests", cmd.Args)
+	}
+}
