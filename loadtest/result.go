@@ -75,8 +75,9 @@ type Result struct {
 	// under the MLS epoch that carried the change. Nil (JSON null) when
 	// the bots are not MLS-keyed. KeyRotationByEventMS splits it by the
 	// kind of change (leave, vanish, join); KeyRotationPending counts the
-	// (change, receiver) pairs not done when the window ended (or when the
-	// receiver left).
+	// (change, receiver) pairs not done when the window ended, among
+	// receivers still present (a departure takes the server's leave grace,
+	// 5 s by default, so the last ones of a window are pending).
 	KeyRotationMS        *MSStats            `json:"key_rotation_ms"`
 	KeyRotationByEventMS map[string]*MSStats `json:"key_rotation_by_event_ms,omitempty"`
 	KeyRotationPending   int                 `json:"key_rotation_pending"`

@@ -89,7 +89,8 @@ func rotationLatency(kind, identity string, start time.Time, hist []bot.EpochRec
 }
 
 // keyRotation aggregates the key-rotation latency of every change and
-// receiver.
+// receiver. pending counts the pairs not done by now whose receiver is
+// still present.
 func keyRotation(events []memberEvent) (all *MSStats, byKind map[string]*MSStats, pending int) {
 	hists := map[*member][]bot.EpochRecord{}
 	history := func(m *member) []bot.EpochRecord {
@@ -111,6 +112,8 @@ func keyRotation(events []memberEvent) (all *MSStats, byKind map[string]*MSStats
 			d, applies, done := rotationLatency(ev.kind, ev.identity, start, history(rx))
 			switch {
 			case !applies:
+			case !done && !rx.leftAt.IsZero():
+				// It left before it moved on: not a remaining receiver.
 			case !done:
 				pending++
 			default:

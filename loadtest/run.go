@@ -118,6 +118,7 @@ type member struct {
 	publisher bool
 	identity  string
 	joinedAt  time.Time
+	leftAt    time.Time // when the churn made it leave; zero while present
 }
 
 // runner holds the state of one run. Only Run's goroutine touches live and
@@ -551,6 +552,7 @@ func (r *runner) window(res *Result, churnJoined *[]*member, stable map[*member]
 				ev.kind = eventVanish
 				m.b.Close()
 			}
+			m.leftAt = ev.at
 			r.events = append(r.events, ev)
 			res.ChurnLeaves++
 			r.retired = append(r.retired, m.b.Report())
