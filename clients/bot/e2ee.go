@@ -360,11 +360,15 @@ func (e *E2EE) apply(out session.Output) error {
 		case session.EpochChanged:
 			e.epochAt[ev.Epoch] = now
 			e.byLow[ev.Epoch&(1<<sframe.DefaultKIDLayout.EpochBits-1)].Store(ev.Epoch + 1)
-			if len(e.history) == maxEpochHistory {
-				e.firstOpenIn.Delete(e.history[0].Epoch)
-				e.history = slices.Delete(e.history, 0, 1)
+			// An attested joiner is told its epoch again (it may send from
+			// then on): that is no new epoch.
+			if n := len(e.history); n == 0 || e.history[n-1].Epoch != ev.Epoch {
+				if n == maxEpochHistory {
+					e.firstOpenIn.Delete(e.history[0].Epoch)
+					e.history = slices.Delete(e.history, 0, 1)
+				}
+				e.history = append(e.history, EpochRecord{Epoch: ev.Epoch, Entered: now})
 			}
-			e.history = append(e.history, EpochRecord{Epoch: ev.Epoch, Entered: now})
 			e.sender.Store(ev.Sender)
 			e.epoch.Store(ev.Epoch)
 			e.code.Store(ev.SecurityCode)
