@@ -68,6 +68,8 @@ type DownTrack struct {
 
 	// target is the simulcast layer to forward (simulcast.None to pause).
 	target atomic.Int32
+	// share is the bandwidth share of the last allocation (0: unlimited).
+	share atomic.Uint64
 	// needKeyframe is set after dropping video: forwarding resumes at the
 	// next keyframe of the target layer.
 	needKeyframe atomic.Bool
@@ -260,8 +262,10 @@ func (d *DownTrack) forward(p *Packet) {
 				d.mu.Unlock()
 				return
 			}
+			from := cur
 			d.seq.Start(p.Layer, p.Header.SequenceNumber, p.Header.Timestamp, now)
 			d.needKeyframe.Store(false)
+			d.log.Debug("sfu: forwarding layer", "layer", p.Layer, "from", from, "subscriber_track", d.id)
 		}
 	} else if !d.seq.Started() {
 		d.seq.Start(p.Layer, p.Header.SequenceNumber, p.Header.Timestamp, now)
@@ -451,6 +455,7 @@ func (d *DownTrack) selectLayer(share uint64) {
 	if !d.video {
 		return
 	}
+	d.share.Store(share)
 	d.mu.Lock()
 	req := d.req
 	d.mu.Unlock()
@@ -462,6 +467,14 @@ func (d *DownTrack) selectLayer(share uint64) {
 	if q < 0 && old >= 0 {
 		// Paused: resume later only from a keyframe.
 		d.needKeyframe.Store(true)
+	}
+}
+
+// layerStarted reselects the layer, with the last allocation's share, when
+// a layer above the target starts arriving.
+func (d *DownTrack) layerStarted(q int) {
+	if d.video && q > int(d.target.Load()) {
+		d.selectLayer(d.share.Load())
 	}
 }
 

@@ -274,6 +274,40 @@ func TestSenderReport(t *testing.T) {
 	}
 }
 
+// TestLayerStartedUpgrades: a subscriber that got the low layer because the
+// high one had not started yet is moved to it (and a keyframe asked for)
+// as soon as it starts, without waiting for the next allocation.
+func TestLayerStartedUpgrades(t *testing.T) {
+	d, _, log := testDownTrack(t, 3)
+	for q := 1; q < 3; q++ {
+		d.recv.layers[q].Load().lastPacket.Store(0) // not started
+	}
+	d.selectLayer(0)
+	if got := d.TargetLayer(); got != 0 {
+		t.Fatalf("target %d with only the low layer active, want 0", got)
+	}
+	hi := d.recv.layers[2].Load()
+	hi.lastPacket.Store(time.Now().UnixNano())
+	hi.mu.Lock()
+	hi.lastPLI = time.Time{}
+	hi.mu.Unlock()
+	d.layerStarted(2)
+	if got := d.TargetLayer(); got != 2 {
+		t.Fatalf("target %d after the high layer started, want 2", got)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	var asked bool
+	for _, p := range log.pkts {
+		if pli, ok := p.(*rtcp.PictureLossIndication); ok && pli.MediaSSRC == 102 {
+			asked = true
+		}
+	}
+	if !asked {
+		t.Fatal("no keyframe requested on the high layer")
+	}
+}
+
 func TestAudioMeter(t *testing.T) {
 	var m audioMeter
 	for i := 0; i < 10; i++ {

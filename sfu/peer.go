@@ -212,6 +212,9 @@ func (s *Subscriber) allocateLoop() {
 			// not only the path's); a real bottleneck keeps signalling.
 			// Only a sustained signal constrains the subscriber.
 			if streak >= congestionTicks {
+				if lastCongestion.IsZero() || now.Sub(lastCongestion) >= 10*time.Second {
+					s.log.Debug("sfu: subscriber congested, layers limited", "estimate", rate)
+				}
 				lastCongestion = now
 			}
 			s.allocate(rate, !lastCongestion.IsZero() && now.Sub(lastCongestion) < 10*time.Second)

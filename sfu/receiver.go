@@ -176,9 +176,10 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, levelID 
 	// one that queues gets a copy made once for all of them.
 	buf := make([]byte, packetcache.MaxPacketSize)
 	var (
-		pkt rtp.Packet
-		p   Packet
-		gap seqGap
+		pkt     rtp.Packet
+		p       Packet
+		gap     seqGap
+		started bool
 	)
 	for {
 		n, _, err := track.Read(buf)
@@ -204,6 +205,17 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, levelID 
 		if len(pkt.Payload) == 0 {
 			// Padding only (bandwidth probing): nothing to forward.
 			continue
+		}
+		if !started {
+			// A layer that starts after its subscribers chose one (the
+			// high layer often starts last) is offered to them at once,
+			// not at their next allocation.
+			started = true
+			if video {
+				for _, d := range *r.fan.Load() {
+					d.layerStarted(q)
+				}
+			}
 		}
 		if levelID != 0 {
 			if ext := pkt.GetExtension(levelID); len(ext) >= 1 {
