@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -113,10 +112,20 @@ type Options struct {
 	Timeout time.Duration
 }
 
-var (
-	runningRE = regexp.MustCompile(`is running at (https?://\S+)`)
-	adminRE   = regexp.MustCompile(`Admin API, metrics and health at (http://\S+)`)
+// What a node prints before its URLs (signaling.Command).
+const (
+	runningAt = "is running at "
+	adminAt   = "Admin API, metrics and health at "
 )
+
+// wordAfter returns the word that follows marker in line, if any.
+func wordAfter(line, marker string) string {
+	_, rest, ok := strings.Cut(line, marker)
+	if f := strings.Fields(rest); ok && len(f) > 0 {
+		return f[0]
+	}
+	return ""
+}
 
 // startAttempts is how many times Start starts a node whose bind lost a
 // race for a port.
@@ -165,11 +174,11 @@ func start(t testing.TB, cmd *exec.Cmd, opts Options) (*Node, error) {
 		var u urls
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			if m := runningRE.FindStringSubmatch(sc.Text()); m != nil {
-				u.public = m[1]
+			if w := wordAfter(sc.Text(), runningAt); w != "" {
+				u.public = w
 			}
-			if m := adminRE.FindStringSubmatch(sc.Text()); m != nil {
-				u.admin = m[1]
+			if w := wordAfter(sc.Text(), adminAt); w != "" {
+				u.admin = w
 			}
 			if u.public != "" && (u.admin != "" || !opts.Admin) {
 				select {
