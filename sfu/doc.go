@@ -15,11 +15,14 @@
 //     (RFC 4588) from publishers is unwrapped by pion;
 //   - PLI and FIR (RFC 4585 Section 6.3.1, RFC 5104 Section 4.3.1) relayed to
 //     publishers when a subscriber needs a keyframe or switches layer;
-//   - RTCP receiver reports to publishers and sender reports to subscribers
-//     (pion/interceptor's report package), transport-wide congestion control
-//     feedback (draft-holmer-rmcat-transport-wide-cc-extensions-01) from
-//     publishers, and send-side congestion control (pion/interceptor's GCC)
-//     towards subscribers;
+//   - RTCP receiver reports and transport-wide congestion control feedback
+//     (draft-holmer-rmcat-transport-wide-cc-extensions-01) to publishers
+//     (pion/interceptor's report and twcc packages); towards subscribers the
+//     down tracks write transport-wide sequence numbers and sender reports
+//     (RFC 3550, Section 6.4.1) themselves, and package sfu/bwe estimates
+//     each subscriber's bandwidth from its feedback (GCC's delay and loss
+//     detectors, draft-ietf-rmcat-gcc-02), without a per-packet interceptor
+//     chain;
 //   - the audio level of each audio stream from its RTP header extension
 //     (RFC 6464), for speaker detection.
 //
@@ -28,7 +31,9 @@
 // payload descriptor and the inverse keyframe flag of the frame's first byte
 // (package sfu/vp8), which senders leave in the clear for that purpose.
 //
-// Forwarding never blocks on a slow subscriber: each down track has a bounded
-// queue; when it overflows, audio packets are dropped and video is dropped up
-// to the next keyframe, which is requested from the publisher.
+// Forwarding never blocks on a slow subscriber. A publisher's reader writes
+// each packet to its UDP subscribers itself; a subscriber over ICE-TCP, or
+// with a backlog, gets a bounded queue; when it overflows, audio packets are
+// dropped and video is dropped up to the next keyframe, which is requested
+// from the publisher.
 package sfu
