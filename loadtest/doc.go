@@ -17,7 +17,10 @@
 // received) and bits received by the bots over UDP; the server's CPU time
 // and resident memory, read from /proc/PID of the server process; frame
 // loss, p50/p95/p99 frame latency, join-to-first-frame and decrypt
-// failures from the bots; and the load generator's own cost per bot.
+// failures from the bots; with MLS keying (Conclave), the E2EE key-rotation
+// latency of each membership change, from the change to each remaining
+// participant's first frame decrypted under the MLS epoch (RFC 9420) that
+// carried it; and the load generator's own cost per bot.
 //
 // Safety: a run only connects to loopback addresses (the URL must name a
 // loopback host, and the bots' ICE is restricted to loopback), with bounded

@@ -574,9 +574,9 @@ func (r *runner) window(res *Result, churnJoined *[]*member, stable map[*member]
 				continue
 			}
 			cur, _ := r.snapshot()
-			line := fmt.Sprintf("%d in room, %.0fs/%.0fs, %.0f pkt/s forwarded, loss %d frames, decrypt failures %d",
+			line := fmt.Sprintf("%d in room, %.0fs/%.0fs, %.0f pkt/s forwarded, loss %d frames, decrypt failures %d, held for their key %d",
 				len(r.live), now.Sub(start).Seconds(), end.Sub(start).Seconds(),
-				float64(cur.packets-prev.packets), cur.lost, cur.failures)
+				float64(cur.packets-prev.packets), cur.lost, cur.failures, cur.held)
 			if haveCPU {
 				if s, ok := r.readServer(); ok {
 					line += fmt.Sprintf(", server %.2f CPU, RSS %.0f MiB",
