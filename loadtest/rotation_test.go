@@ -1,6 +1,7 @@
 package loadtest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +48,41 @@ func TestRotationLatency(t *testing.T) {
 			d, applies, done := rotationLatency(tc.kind, tc.identity, t0, tc.hist)
 			if d != tc.want || applies != tc.applies || done != tc.isDone {
 				t.Errorf("got %v applies %v done %v, want %v %v %v", d, applies, done, tc.want, tc.applies, tc.isDone)
+			}
+		})
+	}
+}
+
+// TestCompareKeyRotation: compare shows the key-rotation medians of the
+// MLS-keyed runs and "n/a" for a server whose runs have none, with no
+// ratio; a run's report says why it has none.
+func TestCompareKeyRotation(t *testing.T) {
+	c := func(p50, p95 float64) *Result {
+		return &Result{Server: ServerConclave, Scenario: ScenarioChurn, Publishers: 6, Participants: 6, Keying: KeyingMLS,
+			KeyRotationMS: &MSStats{Count: 40, P50: p50, P95: p95, Max: p95 + 1}}
+	}
+	lk := &Result{Server: ServerLiveKit, Scenario: ScenarioChurn, Publishers: 6, Participants: 6, Keying: KeyingBench}
+	md := Compare("t", ServerLiveKit, []*Result{c(200, 5000), c(220, 5200), c(300, 5400), lk}, nil)
+	for _, want := range []string{
+		"| key rotation, median (ms) (-) | 220 [200-300] n=3 | n/a | - |",
+		"| key rotation, p95 (ms) (-) | 5200 [5000-5400] n=3 | n/a | - |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("compare lacks %q:\n%s", want, md)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		r    *Result
+		want string
+	}{
+		{"no MLS", lk, "| key rotation (ms), changes x receivers / median / p95 / max | n/a (no MLS) |"},
+		{"no change", &Result{KeyRotationMS: &MSStats{}}, "| key rotation, median (ms) | n/a (no membership change) |"},
+		{"measured", c(200, 5000), "| key rotation (ms), changes x receivers / median / p95 / max | 40 / 200 / 5000 / 5001 |"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if md := MarkdownResult(tc.r); !strings.Contains(md, tc.want) {
+				t.Errorf("report lacks %q:\n%s", tc.want, md)
 			}
 		})
 	}
