@@ -27,13 +27,21 @@ type apiHarness struct {
 	clock time.Time
 }
 
-func newAPIHarness(t *testing.T, mutate func(*Config)) *apiHarness {
+// openStore opens a SQLite store in a temporary folder, closed when the test
+// ends.
+func openStore(t *testing.T) *store.SQLite {
 	t.Helper()
 	st, err := store.OpenSQLite(context.Background(), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newAPIHarness(t *testing.T, mutate func(*Config)) *apiHarness {
+	t.Helper()
+	st := openStore(t)
 	cfg := DefaultConfig()
 	cfg.Listen = "127.0.0.1:9999"
 	if mutate != nil {

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"conclave/signaling/store"
 	"conclave/signaling/token"
 )
 
@@ -33,11 +32,7 @@ func TestE2EEMount(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			st, err := store.OpenSQLite(context.Background(), t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
+			st := openStore(t)
 			cfg := DefaultConfig()
 			cfg.Listen = "127.0.0.1:9999"
 			o := Options{Config: cfg, Store: st, Issuer: token.NewIssuer("conclave", testSecret)}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"testing"
+
+	"conclave/clients/phone/phonetest"
 )
 
 func tone(n, rate int, freq, amp float64) []int16 {
@@ -12,16 +14,6 @@ func tone(n, rate int, freq, amp float64) []int16 {
 		out[i] = int16(amp * math.Sin(2*math.Pi*freq*float64(i)/float64(rate)))
 	}
 	return out
-}
-
-func power(pcm []int16, freq float64, rate int) float64 {
-	k := 2 * math.Cos(2*math.Pi*freq/float64(rate))
-	var s1, s2 float64
-	for _, x := range pcm {
-		s := float64(x) + k*s1 - s2
-		s2, s1 = s1, s
-	}
-	return (s1*s1 + s2*s2 - k*s1*s2) / float64(len(pcm)*len(pcm))
 }
 
 func rms(pcm []int16) float64 {
@@ -59,7 +51,7 @@ func TestRates(t *testing.T) {
 				t.Errorf("amplitude %.0f, want 10000±300", a)
 			}
 			// The tone stays a 1 kHz tone, with little else.
-			if p := power(tail, 1000, tc.out); p < 1e6 {
+			if p := phonetest.Goertzel(tail, 1000, tc.out); p < 1e6 {
 				t.Errorf("1 kHz power %.3g", p)
 			}
 		})
