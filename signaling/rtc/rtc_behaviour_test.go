@@ -22,14 +22,26 @@ func TestSimulcastLayerSelection(t *testing.T) {
 	a := dial(t, s, "P_alice")
 	b := dial(t, s, "P_bob")
 	video := publish(t, a, livekit.TrackType_VIDEO, 3)
-	// By default the subscriber gets the highest layer.
-	rtctest.Eventually(t, 15*time.Second, func() string {
-		st := b.Received()[video.Sid]
-		if st.Last != 2 || st.Layers[2] < 10 {
-			return fmt.Sprintf("layers received %v, last %d", st.Layers, st.Last)
+	// onLayer waits until b's last packet is of layer and at least min of
+	// that layer's arrived.
+	onLayer := func(layer, min int) {
+		t.Helper()
+		rtctest.Eventually(t, 15*time.Second, func() string {
+			if st := b.Received()[video.Sid]; st.Last != layer || st.Layers[layer] < min {
+				return fmt.Sprintf("layers received %v, last %d, want %d", st.Layers, st.Last, layer)
+			}
+			return ""
+		})
+	}
+	setTrack := func(s *livekit.UpdateTrackSettings) {
+		t.Helper()
+		s.TrackSids = []string{video.Sid}
+		if err := b.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_TrackSetting{TrackSetting: s}}); err != nil {
+			t.Fatal(err)
 		}
-		return ""
-	})
+	}
+	// By default the subscriber gets the highest layer.
+	onLayer(2, 10)
 	// Until the high layer's first packets reach the SFU, the subscriber may
 	// be given the nearest active lower layer (simulcast.Select: a frozen
 	// picture is worse than a smaller one); on a loaded machine the f stream
@@ -46,40 +58,17 @@ func TestSimulcastLayerSelection(t *testing.T) {
 	}
 	// Asking for LOW switches to the low layer, starting at a keyframe.
 	before := b.Received()[video.Sid]
-	if err := b.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_TrackSetting{TrackSetting: &livekit.UpdateTrackSettings{
-		TrackSids: []string{video.Sid}, Quality: livekit.VideoQuality_LOW,
-	}}}); err != nil {
-		t.Fatal(err)
-	}
-	rtctest.Eventually(t, 15*time.Second, func() string {
-		st := b.Received()[video.Sid]
-		if st.Last != 0 || st.Layers[0] < 10 {
-			return fmt.Sprintf("layers received %v, last %d", st.Layers, st.Last)
-		}
-		return ""
-	})
+	setTrack(&livekit.UpdateTrackSettings{Quality: livekit.VideoQuality_LOW})
+	onLayer(0, 10)
 	after := b.Received()[video.Sid]
 	if after.Keyframes <= before.Keyframes {
 		t.Fatal("layer switch without a keyframe")
 	}
 	// A size request picks the smallest layer covering it (640x360 is h).
-	if err := b.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_TrackSetting{TrackSetting: &livekit.UpdateTrackSettings{
-		TrackSids: []string{video.Sid}, Width: 600, Height: 300,
-	}}}); err != nil {
-		t.Fatal(err)
-	}
-	rtctest.Eventually(t, 15*time.Second, func() string {
-		if st := b.Received()[video.Sid]; st.Last != 1 {
-			return fmt.Sprintf("layers received %v, last %d", st.Layers, st.Last)
-		}
-		return ""
-	})
+	setTrack(&livekit.UpdateTrackSettings{Width: 600, Height: 300})
+	onLayer(1, 0)
 	// Disabled: nothing more arrives.
-	if err := b.Send(&livekit.SignalRequest{Message: &livekit.SignalRequest_TrackSetting{TrackSetting: &livekit.UpdateTrackSettings{
-		TrackSids: []string{video.Sid}, Disabled: true,
-	}}}); err != nil {
-		t.Fatal(err)
-	}
+	setTrack(&livekit.UpdateTrackSettings{Disabled: true})
 	var last int
 	rtctest.Eventually(t, 10*time.Second, func() string {
 		n := b.Received()[video.Sid].Packets
