@@ -8,9 +8,9 @@ import (
 )
 
 // historySize is the number of sent packets remembered for feedback: a
-// power of two, several seconds of a busy subscriber transport (feedback
-// normally arrives within 100 ms).
-const historySize = 1 << 13
+// power of two, over a second of a busy subscriber transport (feedback
+// normally arrives within 100 ms). 64 KiB per subscriber.
+const historySize = 1 << 12
 
 // Usage is the delay-based detector's state (draft-ietf-rmcat-gcc-02,
 // Section 5.4).
@@ -73,9 +73,9 @@ type Estimator struct {
 }
 
 type sentPacket struct {
-	seq  int64 // unwrapped; identifies the entry
-	at   int64 // send time, µs since Unix epoch
-	size int32 // bytes
+	at   int64  // send time, µs since Unix epoch
+	seq  uint32 // low bits of the unwrapped number: identifies the entry
+	size int32  // bytes
 }
 
 // New returns an Estimator.
@@ -92,7 +92,7 @@ func New(cfg Config) *Estimator {
 	e := &Estimator{cfg: cfg, rate: cfg.Initial}
 	e.trend.reset()
 	for i := range e.sent {
-		e.sent[i].seq = -1
+		e.sent[i].seq = ^uint32(i) // matches no number mapping to slot i
 	}
 	return e
 }
@@ -104,7 +104,7 @@ func (e *Estimator) Sent(size int, now time.Time) uint16 {
 	e.mu.Lock()
 	s := e.next
 	e.next++
-	e.sent[s&(historySize-1)] = sentPacket{seq: s, at: now.UnixMicro(), size: int32(size)}
+	e.sent[s&(historySize-1)] = sentPacket{seq: uint32(s), at: now.UnixMicro(), size: int32(size)}
 	e.mu.Unlock()
 	return uint16(s)
 }
@@ -198,7 +198,7 @@ func (e *Estimator) packet(seq int64, received bool, arrival int64) {
 		return
 	}
 	p := e.sent[seq&(historySize-1)]
-	if p.seq != seq {
+	if p.seq != uint32(seq) {
 		return
 	}
 	if !e.haveHigh || seq > e.highest {
