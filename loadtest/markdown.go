@@ -16,6 +16,17 @@ type metric struct {
 	// has says whether r has the figure at all (nil: always); reports
 	// show "n/a" otherwise.
 	has func(*Result) bool
+	// compareOnly: a run's own report shows the figure in another row.
+	compareOnly bool
+}
+
+// rotationAfter is the key-rotation median after one kind of change.
+func rotationAfter(kind string) metric {
+	return metric{
+		name: "key rotation after a " + kind + ", median", unit: "ms", better: -1, format: "%.0f", compareOnly: true,
+		get: func(r *Result) float64 { return r.KeyRotationByEventMS[kind].P50 },
+		has: func(r *Result) bool { s := r.KeyRotationByEventMS[kind]; return s != nil && s.Count > 0 },
+	}
 }
 
 // hasRotation: the run measured key rotations (MLS keying, and some
@@ -25,26 +36,29 @@ func hasRotation(r *Result) bool { return r.KeyRotationMS != nil && r.KeyRotatio
 func (m metric) present(r *Result) bool { return m.has == nil || m.has(r) }
 
 var metrics = []metric{
-	{"forwarded packets/s", "", +1, func(r *Result) float64 { return r.ForwardedPacketsPerSecond }, "%.0f", nil},
-	{"forwarded Mbit/s", "", +1, func(r *Result) float64 { return r.ForwardedBitsPerSecond / 1e6 }, "%.1f", nil},
-	{"forwarded packets per CPU-second", "", +1, func(r *Result) float64 { return r.ForwardedPacketsPerCPUSecond }, "%.0f", nil},
-	{"server CPU-s per million packets", "s", -1, func(r *Result) float64 { return r.CPUSecondsPerMillionPackets }, "%.1f", nil},
-	{"server CPU", "cores", -1, func(r *Result) float64 { return r.ServerCPUCores }, "%.2f", nil},
-	{"server RSS per participant", "MiB", -1, func(r *Result) float64 { return r.RSSPerParticipantBytes / (1 << 20) }, "%.1f", nil},
-	{"p50 latency", "ms", -1, func(r *Result) float64 { return r.P50LatencyMS }, "%.2f", nil},
-	{"p95 latency", "ms", -1, func(r *Result) float64 { return r.P95LatencyMS }, "%.2f", nil},
-	{"p99 latency", "ms", -1, func(r *Result) float64 { return r.P99LatencyMS }, "%.2f", nil},
-	{"loss ratio", "", -1, func(r *Result) float64 { return r.LossRatio }, "%.5f", nil},
-	{"join to first frame (median)", "ms", -1, func(r *Result) float64 { return r.JoinToFirstFrameMS }, "%.0f", nil},
-	{"join to first frame (p95)", "ms", -1, func(r *Result) float64 { return r.JoinToFirstFrameP95 }, "%.0f", nil},
-	{"key rotation, median", "ms", -1, func(r *Result) float64 { return r.KeyRotationMS.P50 }, "%.0f", hasRotation},
-	{"key rotation, p95", "ms", -1, func(r *Result) float64 { return r.KeyRotationMS.P95 }, "%.0f", hasRotation},
-	{"decrypt failures", "", -1, func(r *Result) float64 { return float64(r.DecryptFailures) }, "%.0f", nil},
-	{"frames held for their key", "", 0, func(r *Result) float64 { return float64(r.FramesHeld) }, "%.0f", nil},
-	{"missing streams", "", -1, func(r *Result) float64 { return float64(r.MissingStreams) }, "%.0f", nil},
-	{"join failures", "", -1, func(r *Result) float64 { return float64(r.JoinFailures + r.ChurnJoinFailures) }, "%.0f", nil},
-	{"load generator CPU", "cores", 0, func(r *Result) float64 { return r.LoadGenCPUCores }, "%.2f", nil},
-	{"machine load average", "", 0, func(r *Result) float64 { return r.LoadAverage }, "%.1f", nil},
+	{"forwarded packets/s", "", +1, func(r *Result) float64 { return r.ForwardedPacketsPerSecond }, "%.0f", nil, false},
+	{"forwarded Mbit/s", "", +1, func(r *Result) float64 { return r.ForwardedBitsPerSecond / 1e6 }, "%.1f", nil, false},
+	{"forwarded packets per CPU-second", "", +1, func(r *Result) float64 { return r.ForwardedPacketsPerCPUSecond }, "%.0f", nil, false},
+	{"server CPU-s per million packets", "s", -1, func(r *Result) float64 { return r.CPUSecondsPerMillionPackets }, "%.1f", nil, false},
+	{"server CPU", "cores", -1, func(r *Result) float64 { return r.ServerCPUCores }, "%.2f", nil, false},
+	{"server RSS per participant", "MiB", -1, func(r *Result) float64 { return r.RSSPerParticipantBytes / (1 << 20) }, "%.1f", nil, false},
+	{"p50 latency", "ms", -1, func(r *Result) float64 { return r.P50LatencyMS }, "%.2f", nil, false},
+	{"p95 latency", "ms", -1, func(r *Result) float64 { return r.P95LatencyMS }, "%.2f", nil, false},
+	{"p99 latency", "ms", -1, func(r *Result) float64 { return r.P99LatencyMS }, "%.2f", nil, false},
+	{"loss ratio", "", -1, func(r *Result) float64 { return r.LossRatio }, "%.5f", nil, false},
+	{"join to first frame (median)", "ms", -1, func(r *Result) float64 { return r.JoinToFirstFrameMS }, "%.0f", nil, false},
+	{"join to first frame (p95)", "ms", -1, func(r *Result) float64 { return r.JoinToFirstFrameP95 }, "%.0f", nil, false},
+	{"key rotation, median", "ms", -1, func(r *Result) float64 { return r.KeyRotationMS.P50 }, "%.0f", hasRotation, false},
+	{"key rotation, p95", "ms", -1, func(r *Result) float64 { return r.KeyRotationMS.P95 }, "%.0f", hasRotation, false},
+	rotationAfter(eventJoin),
+	rotationAfter(eventLeave),
+	rotationAfter(eventVanish),
+	{"decrypt failures", "", -1, func(r *Result) float64 { return float64(r.DecryptFailures) }, "%.0f", nil, false},
+	{"frames held for their key", "", 0, func(r *Result) float64 { return float64(r.FramesHeld) }, "%.0f", nil, false},
+	{"missing streams", "", -1, func(r *Result) float64 { return float64(r.MissingStreams) }, "%.0f", nil, false},
+	{"join failures", "", -1, func(r *Result) float64 { return float64(r.JoinFailures + r.ChurnJoinFailures) }, "%.0f", nil, false},
+	{"load generator CPU", "cores", 0, func(r *Result) float64 { return r.LoadGenCPUCores }, "%.2f", nil, false},
+	{"machine load average", "", 0, func(r *Result) float64 { return r.LoadAverage }, "%.1f", nil, false},
 }
 
 func (m metric) label() string {
@@ -65,6 +79,9 @@ func MarkdownResult(r *Result) string {
 	fmt.Fprintf(&b, "Started %s; warm-up %.0f s, window %.1f s.\n\n", r.Started.Format("2006-01-02 15:04:05 UTC"), r.WarmupS, r.WindowS)
 	b.WriteString("| figure | value |\n|---|---:|\n")
 	for _, m := range metrics {
+		if m.compareOnly {
+			continue
+		}
 		if !m.present(r) {
 			fmt.Fprintf(&b, "| %s | %s |\n", m.label(), notAvailable(r))
 			continue

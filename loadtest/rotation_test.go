@@ -59,13 +59,16 @@ func TestRotationLatency(t *testing.T) {
 func TestCompareKeyRotation(t *testing.T) {
 	c := func(p50, p95 float64) *Result {
 		return &Result{Server: ServerConclave, Scenario: ScenarioChurn, Publishers: 6, Participants: 6, Keying: KeyingMLS,
-			KeyRotationMS: &MSStats{Count: 40, P50: p50, P95: p95, Max: p95 + 1}}
+			KeyRotationMS:        &MSStats{Count: 40, P50: p50, P95: p95, Max: p95 + 1},
+			KeyRotationByEventMS: map[string]*MSStats{eventJoin: {Count: 30, P50: p50 - 10, P95: p50, Max: p50}}}
 	}
 	lk := &Result{Server: ServerLiveKit, Scenario: ScenarioChurn, Publishers: 6, Participants: 6, Keying: KeyingBench}
 	md := Compare("t", ServerLiveKit, []*Result{c(200, 5000), c(220, 5200), c(300, 5400), lk}, nil)
 	for _, want := range []string{
 		"| key rotation, median (ms) (-) | 220 [200-300] n=3 | n/a | - |",
 		"| key rotation, p95 (ms) (-) | 5200 [5000-5400] n=3 | n/a | - |",
+		"| key rotation after a join, median (ms) (-) | 210 [190-290] n=3 | n/a | - |",
+		"| key rotation after a leave, median (ms) (-) | n/a | n/a | - |",
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("compare lacks %q:\n%s", want, md)
@@ -79,6 +82,7 @@ func TestCompareKeyRotation(t *testing.T) {
 		{"no MLS", lk, "| key rotation (ms), changes x receivers / median / p95 / max | n/a (no MLS) |"},
 		{"no change", &Result{KeyRotationMS: &MSStats{}}, "| key rotation, median (ms) | n/a (no membership change) |"},
 		{"measured", c(200, 5000), "| key rotation (ms), changes x receivers / median / p95 / max | 40 / 200 / 5000 / 5001 |"},
+		{"by change", c(200, 5000), "| key rotation after a join (ms), changes x receivers / median / p95 / max | 30 / 190 / 200 / 200 |"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if md := MarkdownResult(tc.r); !strings.Contains(md, tc.want) {
