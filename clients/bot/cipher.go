@@ -74,6 +74,24 @@ func codecOf(k Kind) sframe.Codec {
 	return sframe.CodecOpus
 }
 
+// keysArriveLate reports whether c's receiving keys come with MLS epochs
+// (an *sframe.MLSReceiver), so that a frame may arrive before its key.
+func (c *SFrameCipher) keysArriveLate() bool {
+	_, ok := c.receiver.(*sframe.MLSReceiver)
+	return ok
+}
+
+// lateKeyed is implemented by FrameCiphers whose receiving keys can be
+// installed after the frames they key arrive (MLS epochs, RFC 9605,
+// Section 5.2): a frame with an unknown key is worth holding for them
+// (Section 4.4.4), while with fixed keys it will never decrypt.
+type lateKeyed interface{ keysArriveLate() bool }
+
+func keysArriveLate(c FrameCipher) bool {
+	l, ok := c.(lateKeyed)
+	return ok && l.keysArriveLate()
+}
+
 // Seal implements FrameCipher.
 func (c *SFrameCipher) Seal(dst []byte, kind Kind, frame []byte) ([]byte, error) {
 	return sframe.EncryptFrame(c.sender, codecOf(kind), dst, frame)

@@ -133,6 +133,28 @@ func TestEarlyFramesAreHeld(t *testing.T) {
 	}
 }
 
+// TestFixedKeysAreNotHeld: with fixed keys (the bench keying), a frame
+// with an unknown KID never gets a key, so it is a decrypt failure at once
+// (LiveKit's unencrypted blank frames, say), not a held frame.
+func TestFixedKeysAreNotHeld(t *testing.T) {
+	key := bytes.Repeat([]byte{7}, 16)
+	alice, bob := keyed(t, key, 1, 2), keyed(t, key, 2, 1)
+	stranger := keyed(t, key, 9, 2)
+	b := &Bot{cipher: bob}
+	rt := &remoteTrack{kind: KindAudio}
+	var scratch []byte
+	for seq, c := range []*SFrameCipher{alice, stranger, alice} {
+		wire, err := c.Seal(nil, KindAudio, buildAudioFrame(nil, 60, Payload{Kind: KindAudio, Seq: uint32(seq + 1)}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		scratch = b.onFrame(rt, wire, scratch)
+	}
+	if rt.framesDecrypted != 2 || rt.decryptFailures != 1 || rt.held != 0 || len(rt.queue) != 0 {
+		t.Errorf("decrypted %d failures %d held %d queued %d, want 2 1 0 0", rt.framesDecrypted, rt.decryptFailures, rt.held, len(rt.queue))
+	}
+}
+
 // TestHeldQueueIsBounded: a track holds at most maxHeldFrames frames; the
 // oldest are dropped, and the rest decrypt in order once the key comes.
 func TestHeldQueueIsBounded(t *testing.T) {

@@ -268,7 +268,8 @@ func (rt *remoteTrack) countIncomplete() {
 
 // onFrame decrypts and measures one received frame; plain is scratch space,
 // returned for reuse. A frame whose key is not installed yet
-// (sframe.ErrUnknownKey) is held until the key arrives or maxHoldAge
+// (sframe.ErrUnknownKey), from a cipher whose keys come and go with MLS
+// epochs (keysArriveLate; with fixed keys it is a failure), is held until the key arrives or maxHoldAge
 // passes; held frames are retried, oldest first, whenever the track
 // receives a frame. When a frame decrypts while older ones are still held,
 // those are dropped: a track has one sender, whose epochs only go forward,
@@ -282,7 +283,7 @@ func (b *Bot) onFrame(rt *remoteTrack, wire, plain []byte) []byte {
 	rt.mu.Unlock()
 	plain = b.drainHeld(rt, plain)
 	out, err := b.cipher.Open(plain[:0], rt.kind, wire)
-	if errors.Is(err, sframe.ErrUnknownKey) {
+	if errors.Is(err, sframe.ErrUnknownKey) && keysArriveLate(b.cipher) {
 		rt.hold(wire, now)
 		return plain
 	}
