@@ -37,6 +37,16 @@
 // it (--secret-less) waits in the lobby. Chat is sent and received as MLS
 // application messages.
 //
+// A new epoch's first frames can reach a receiver before the commit that
+// creates the epoch (media crosses the SFU over UDP, the commit the
+// delivery service over a WebSocket). As RFC 9605, Section 4.4.4 allows,
+// a received track holds such frames (at most 64, for at most 500 ms) and
+// decrypts them once the epoch's key is installed; reports count them as
+// frames_held (and frames_held_dropped when the key never came), not as
+// decrypt failures. E2EE.EpochHistory records each epoch's roster and
+// first decrypted frame, from which the load tester measures key-rotation
+// latency.
+//
 // The package must never log or report keys, link secrets, access tokens or
 // frame contents. It holds no global state: many bots can share one process
 // (see NewAPI for the shared pion API), each bot's goroutines are owned by
