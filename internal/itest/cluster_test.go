@@ -17,7 +17,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -95,14 +94,7 @@ type clusterNode struct {
 
 func startClusterNode(t *testing.T, id, redisURL, tokenKey string) *clusterNode {
 	t.Helper()
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "token.key"), []byte(tokenKey+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfgFile := filepath.Join(dir, "conclave.yaml")
-	if err := os.WriteFile(cfgFile, []byte("join:\n  rate_burst: 1000\n  rate_interval: 1ms\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir, cfgFile := servetest.NodeDir(t, tokenKey, servetest.NoJoinLimit)
 	args := []string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--data", dir, "--redis", redisURL,
 		"--node-id", id, "--udp-port", "0", "--tcp-port", "-1", "--no-turn", "--no-link"}
 	n := servetest.Start(t, func() *exec.Cmd { return servetest.NodeCommand(args...) }, servetest.Options{})
@@ -182,6 +174,30 @@ func spreadMeetings[N clusterMember](t *testing.T, nodes []N, count int, cfg fun
 	return meetings
 }
 
+// rejoin joins as many new bots as m had (named rejoin-b<bot>) through m's
+// link, as the web app does when its node is gone: each keeps trying, for up
+// to within, while /api/join still names the dead node.
+func (m *spreadMeeting[N]) rejoin(t *testing.T, within time.Duration, cfg func(name string) bot.Config) []*bot.Bot {
+	t.Helper()
+	var back []*bot.Bot
+	for j := range m.bots {
+		deadline := time.Now().Add(within)
+		for {
+			b, err := bot.Join(context.Background(), m.link, cfg(fmt.Sprintf("rejoin-b%d", j)))
+			if err == nil {
+				t.Cleanup(b.Close)
+				back = append(back, b)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("rejoin after the node died: %v", err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return back
+}
+
 func TestClusterFailover(t *testing.T) {
 	srv := redistest.Start(t)
 	const key = "6974657374206f6e6c793a20636c75737465722d7769646520746f6b656e206b"
@@ -242,22 +258,7 @@ func TestClusterFailover(t *testing.T) {
 		}
 	}
 	noticed := time.Since(killed)
-	var back []*bot.Bot
-	for j := range victim.bots {
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			b, err := bot.Join(context.Background(), victim.link, cfg(fmt.Sprintf("rejoin-b%d", j)))
-			if err == nil {
-				t.Cleanup(b.Close)
-				back = append(back, b)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("rejoin after the node died: %v", err)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	back := victim.rejoin(t, 20*time.Second, cfg)
 	waitFor(t, 20*time.Second, "decrypted media after rejoining", allReceive(25, 15, back...), back...)
 	recovered := time.Since(killed)
 	// They are one MLS group again: same epoch and security code.

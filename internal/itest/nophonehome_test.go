@@ -20,7 +20,6 @@ package itest
 
 import (
 	"bufio"
-	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
@@ -31,7 +30,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -42,6 +40,7 @@ import (
 	"time"
 
 	"conclave/clients/bot"
+	"conclave/internal/servetest"
 	"conclave/signaling/cluster/redistest"
 )
 
@@ -59,15 +58,6 @@ func clientAPI(t *testing.T) bot.Config {
 		t.Fatal(err)
 	}
 	return bot.Config{API: api, ConnectTimeout: 20 * time.Second, ResumeAttempts: 2}
-}
-
-func writeConfig(t *testing.T, dir, yaml string) string {
-	t.Helper()
-	p := filepath.Join(dir, "conclave.yaml")
-	if err := os.WriteFile(p, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func adminCall(t *testing.T, base, key, method, path string, out any) {
@@ -98,20 +88,16 @@ func TestNoPhoneHome(t *testing.T) {
 	rds := redistest.Start(t)
 	var tokenKey [32]byte
 	rand.Read(tokenKey[:])
-	cfg := "join:\n  rate_burst: 1000\n  rate_interval: 1ms\n"
 
 	// n1 has the admin API; its API key is made with the CLI beforehand.
 	var nodes []*tracedNode
 	var adminKey string
 	for i := range 3 {
 		id := fmt.Sprintf("n%d", i+1)
-		dir := t.TempDir()
-		if err := os.WriteFile(filepath.Join(dir, "token.key"), []byte(hex.EncodeToString(tokenKey[:])+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
+		dir, cfgFile := servetest.NodeDir(t, hex.EncodeToString(tokenKey[:]), servetest.NoJoinLimit)
 		// Every node serves /metrics on its admin listener; n1's admin API
 		// is the one the test acts through.
-		args := []string{"--config", writeConfig(t, dir, cfg), "--listen", "127.0.0.1:0", "--redis", rds.URL(), "--node-id", id,
+		args := []string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--redis", rds.URL(), "--node-id", id,
 			"--udp-port", "0", "--tcp-port", "-1", "--turn-port", "0", "--log-format", "json", "--admin-listen", "127.0.0.1:0"}
 		if i == 0 {
 			out, err := exec.Command(bin, "admin", "create-key", "--data", dir, "--scopes", "all", "--ttl", "1h", "--label", "itest").Output()
@@ -231,22 +217,7 @@ func TestNoPhoneHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-victim.node.Exited()
-	var back []*bot.Bot
-	for j := range victim.bots {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			b, err := bot.Join(context.Background(), victim.link, botCfg(fmt.Sprintf("rejoin-%d", j)))
-			if err == nil {
-				t.Cleanup(b.Close)
-				back = append(back, b)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("rejoin after the node died: %v", err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
+	back := victim.rejoin(t, 30*time.Second, botCfg)
 	waitFor(t, 30*time.Second, "decrypted media after failover", allReceive(25, 10, back...), back...)
 	// And the other meeting ends by an admin's hand.
 	other := meetings[0]
@@ -406,9 +377,8 @@ func TestNoPhoneHomeDetectsOutbound(t *testing.T) {
 			c.Close()
 		}
 	})
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("tls:\n  acme_domains: [meet.example.org]\n  acme_directory: https://%s/directory\n", ca.Addr())
-	n := startTraced(t, bin, "acme", dir, "--config", writeConfig(t, dir, cfg), "--listen", "127.0.0.1:0",
+	dir, cfgFile := servetest.NodeDir(t, "", fmt.Sprintf("tls:\n  acme_domains: [meet.example.org]\n  acme_directory: https://%s/directory\n", ca.Addr()))
+	n := startTraced(t, bin, "acme", dir, "--config", cfgFile, "--listen", "127.0.0.1:0",
 		"--udp-port", "0", "--tcp-port", "-1", "--no-turn")
 	// A TLS handshake naming the domain makes the node ask its CA.
 	addr := strings.TrimPrefix(n.URL, "https://meet.example.org:")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -205,4 +206,27 @@ func start(t testing.TB, cmd *exec.Cmd, opts Options) (*Node, error) {
 	case <-time.After(opts.Timeout):
 		return n, fmt.Errorf("node not serving after %v", opts.Timeout)
 	}
+}
+
+// NoJoinLimit is a node configuration (YAML) whose join rate limit lets a
+// test's bots, all on one address, join as fast as they like.
+const NoJoinLimit = "join:\n  rate_burst: 1000\n  rate_interval: 1ms\n"
+
+// NodeDir makes a data folder for a node: tokenKey (hex; every node of a
+// cluster signs and checks join tokens with the same key) in token.key,
+// unless empty, and config (YAML) in conclave.yaml. It returns the folder
+// and the config file's path, for --data and --config.
+func NodeDir(t testing.TB, tokenKey, config string) (dir, configFile string) {
+	t.Helper()
+	dir = t.TempDir()
+	if tokenKey != "" {
+		if err := os.WriteFile(filepath.Join(dir, "token.key"), []byte(tokenKey+"\n"), 0o600); err != nil {
+			t.Fatalf("servetest: %v", err)
+		}
+	}
+	configFile = filepath.Join(dir, "conclave.yaml")
+	if err := os.WriteFile(configFile, []byte(config), 0o600); err != nil {
+		t.Fatalf("servetest: %v", err)
+	}
+	return dir, configFile
 }

@@ -1,7 +1,11 @@
 package servetest
 
 import (
+	"errors"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -95,5 +99,41 @@ func TestNodeCommandCarriesArguments(t *testing.T) {
 	}
 	if len(cmd.Args) != 2 || cmd.Args[1] != "-test.run=^$" {
 		t.Fatalf("args %q: the child must run no tests", cmd.Args)
+	}
+}
+
+func TestNodeDir(t *testing.T) {
+	for _, tc := range []struct {
+		name, key string
+		wantKey   bool
+	}{
+		{name: "cluster node", key: "00ff", wantKey: true},
+		{name: "no token key", key: ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir, cfg := NodeDir(t, tc.key, NoJoinLimit)
+			if cfg != filepath.Join(dir, "conclave.yaml") {
+				t.Fatalf("config file %s not in %s", cfg, dir)
+			}
+			if b, err := os.ReadFile(cfg); err != nil || string(b) != NoJoinLimit {
+				t.Fatalf("config %q, %v", b, err)
+			}
+			fi, err := os.Stat(filepath.Join(dir, "token.key"))
+			if !tc.wantKey {
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.Fatalf("token.key written without a key: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("token.key: %v", err)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Fatalf("token.key mode %v, want 0600", fi.Mode().Perm())
+			}
+			if b, _ := os.ReadFile(filepath.Join(dir, "token.key")); string(b) != tc.key+"\n" {
+				t.Fatalf("token.key holds %q", b)
+			}
+		})
 	}
 }

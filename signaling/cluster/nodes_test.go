@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -39,15 +38,7 @@ const testTokenKey = "6c6f6f706261636b2d6f6e6c792d746573742d6b65792d333262797465
 
 func startServe(t *testing.T, id, redisURL string) *node {
 	t.Helper()
-	dir := t.TempDir()
-	// Every node of a cluster signs and checks tokens with the same key.
-	if err := os.WriteFile(filepath.Join(dir, "token.key"), []byte(testTokenKey+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfgFile := filepath.Join(dir, "conclave.yaml")
-	if err := os.WriteFile(cfgFile, []byte("join:\n  rate_burst: 1000\n  rate_interval: 1ms\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	dir, cfgFile := servetest.NodeDir(t, testTokenKey, servetest.NoJoinLimit)
 	args := []string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
 		"--data", dir, "--redis", redisURL, "--node-id", id, "--no-link", "--log-level", "debug", "--log-format", "json"}
 	n := servetest.Start(t, func() *exec.Cmd { return servetest.NodeCommand(args...) }, servetest.Options{Admin: true})
