@@ -115,6 +115,19 @@ func (w *tripwire) check(t *testing.T) {
 	t.Logf("%s tripwire: %d messages, %d bytes, no marker", w.name, w.packets.Load(), w.bytes.Load())
 }
 
+// rejected is a waitFor condition: b's E2EE session has rejected a message
+// with an error that is target.
+func rejected(b *bot.Bot, target error) func() bool {
+	return func() bool {
+		for _, r := range b.E2EE().Rejections() {
+			if errors.Is(r.Err, target) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // TestE2EETripwire runs a whole meeting (join, speak, chat, leave, rejoin)
 // with a marker in every plaintext frame and chat message, and checks that
 // neither the SFU nor the delivery service ever handles a byte sequence
@@ -490,14 +503,7 @@ func TestE2EEServerCannotAddMember(t *testing.T) {
 	}
 	waitFor(t, 10*time.Second, "victim processes the forged Welcome", func() bool { return victim.E2EE().EpochNumber() > 0 }, victim)
 	m.inject(t, identity(victim), &dsproto.RelayedApplication{Message: fake, Participant: []byte("P_ROGUE")})
-	waitFor(t, 10*time.Second, "victim refuses the fake attestation", func() bool {
-		for _, r := range victim.E2EE().Rejections() {
-			if errors.Is(r.Err, session.ErrAdmission) {
-				return true
-			}
-		}
-		return false
-	}, victim)
+	waitFor(t, 10*time.Second, "victim refuses the fake attestation", rejected(victim, session.ErrAdmission), victim)
 	if r := victim.Report(); r.FramesSent != 0 || r.SealFailures == 0 {
 		t.Errorf("victim of a forged Welcome sent %d frames (%d refused to seal); want none sent", r.FramesSent, r.SealFailures)
 	}
@@ -590,14 +596,7 @@ func TestE2EELobby(t *testing.T) {
 	if err := a.Admit(byName["wrong-secret"].Ref); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "wrong-secret joiner refuses the attestation", func() bool {
-		for _, r := range wrong.E2EE().Rejections() {
-			if errors.Is(r.Err, session.ErrAdmission) {
-				return true
-			}
-		}
-		return false
-	}, wrong)
+	waitFor(t, 20*time.Second, "wrong-secret joiner refuses the attestation", rejected(wrong, session.ErrAdmission), wrong)
 	if r := wrong.Report(); r.FramesSent != 0 {
 		t.Errorf("wrong-secret joiner sent %d frames", r.FramesSent)
 	}
