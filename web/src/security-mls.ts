@@ -117,6 +117,8 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
       encryptDropped: s.encryptDroppedNoKey + s.encryptDroppedError,
       decryptFailures: Object.values(s.decryptDropped).reduce((a, b) => a + b, 0),
       decryptDropped: { ...s.decryptDropped },
+      held: s.held,
+      heldDropped: s.heldDropped,
     };
     notify();
     return s.senderKid;

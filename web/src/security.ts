@@ -63,8 +63,13 @@ export interface FrameStats {
   encryptDropped: number;
   /** Incoming frames that failed to decrypt (none reaches the decoder). */
   decryptFailures: number;
-  /** The same, by reason (noKey, unknownKey, auth, replay, ...). */
+  /** The same, by reason (auth, replay, counterRange, malformed, other). */
   decryptDropped: Record<string, number>;
+  /** Incoming frames that came before their key and waited for it (a new
+   * epoch's first frames overtaking its commit); not failures. */
+  held: number;
+  /** Of those, the ones whose key did not come in time (dropped). */
+  heldDropped: number;
 }
 
 export type SecurityPhase =

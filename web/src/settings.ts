@@ -120,6 +120,8 @@ export function settingsDialog(room: Room, stage: Stage, choice: JoinChoice, sec
       stats.dataset['decrypted'] = String(s.decrypted);
       stats.dataset['decryptFailures'] = String(s.decryptFailures);
       stats.dataset['encryptDropped'] = String(s.encryptDropped);
+      stats.dataset['held'] = String(s.held);
+      stats.dataset['heldDropped'] = String(s.heldDropped);
       for (const [why, n] of Object.entries(s.decryptDropped)) stats.dataset[`drop${why.charAt(0).toUpperCase()}${why.slice(1)}`] = String(n);
     }
   };

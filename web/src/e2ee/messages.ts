@@ -52,11 +52,21 @@ export interface FrameStats {
   encryptDroppedError: number;
   /** Incoming frames dropped, by reason. None reaches the decoder. */
   decryptDropped: Record<DropReason, number>;
+  /** Incoming frames held because their key was not installed yet (a new
+   * epoch's frames overtaking its MLS commit, RFC 9605 Section 4.4.4).
+   * Those that decrypted later are in decrypted too. */
+  held: number;
+  /** Held frames dropped because their key did not come in time, a full
+   * queue pushed them out, a later frame of their track decrypted first, or
+   * the track ended. Not decryption failures. */
+  heldDropped: number;
   /** This participant's sending KID, as a decimal string ('' if none). */
   senderKid: string;
 }
 
-export type DropReason = 'noKey' | 'unknownKey' | 'auth' | 'replay' | 'counterRange' | 'malformed' | 'other';
+/** Why a received frame failed to decrypt. A frame under a key this member
+ * does not hold (yet) is not a failure: it is held (FrameStats.held). */
+export type DropReason = 'auth' | 'replay' | 'counterRange' | 'malformed' | 'other';
 
 export interface StatsMessage {
   kind: 'conclave:stats';

@@ -182,13 +182,14 @@ export async function frameStats(page) {
       decrypted: n('decrypted'),
       decryptFailures: n('decryptFailures'),
       encryptDropped: n('encryptDropped'),
-      // By reason: unknownKey is expected briefly around an epoch change
-      // (a frame under keys this member has not processed yet); auth and
-      // replay never are.
+      // By reason: auth and replay are never expected.
       dropAuth: n('dropAuth'),
       dropReplay: n('dropReplay'),
-      dropNoKey: n('dropNoKey'),
-      dropUnknownKey: n('dropUnknownKey'),
+      // Frames that came before their key (around an epoch change) and
+      // waited for it, and those of them whose key never came: neither is a
+      // decryption failure.
+      held: n('held'),
+      heldDropped: n('heldDropped'),
     };
   });
 }
