@@ -9,7 +9,8 @@
 // KeyPackageRefs it names, relays application messages (chat) to the joined
 // members only, holds the KeyPackages of waiting joiners (the lobby), lets a
 // member resume within LeaveGrace by replaying the handshakes it missed, and
-// after LeaveGrace removes a departed member with an external Remove
+// after LeaveGrace (or at once, when it said goodbye: Server.Left) removes a
+// departed member with an external Remove
 // proposal (RFC 9420, Section 12.1.8) signed with the server's own key
 // (data/ds.key). That Remove is the only thing it ever signs: members
 // accept nothing else from it (mls.AllowExternalRemoveOnly).

@@ -3,6 +3,7 @@ package ds_test
 import (
 	"bytes"
 	"errors"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -248,6 +249,39 @@ func TestRefuseDropsLobbyJoiner(t *testing.T) {
 	if err := hasType(j2.c.barrier(), dsproto.TypeLobby); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestLeftRemovesAtOnce: a member that said goodbye (Server.Left, from a
+// LeaveRequest on /rtc) is removed by the DS's external Remove at once, not
+// after LeaveGrace, and its /e2ee connection is closed.
+func TestLeftRemovesAtOnce(t *testing.T) {
+	h := newHarness(t, ds.Config{LeaveGrace: time.Minute})
+	ms := h.meeting(roomA, "alice", "bob", "carol")
+	alice, bob, carol := ms[0], ms[1], ms[2]
+	h.srv.Left(roomA, "bob")
+	for _, m := range []*member{alice, carol} {
+		rec := m.processHandshake()
+		if rec.Type != mls.ContentProposal || rec.Proposal != mls.ProposalRemove || rec.Sender.Type != mls.SenderExternal {
+			t.Fatalf("%s: got %+v, want the DS's external Remove", m.name, rec)
+		}
+	}
+	if h.admitted(roomA, "bob") {
+		t.Fatal("bob still admitted after leaving")
+	}
+	if err := bob.c.ws.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		_, _, err := bob.c.ws.ReadMessage()
+		if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			t.Fatal("bob's /e2ee connection was not closed")
+		}
+		if err != nil {
+			break // closed by the DS
+		}
+	}
+	h.srv.Left(roomA, "nobody") // unknown: nothing happens
+	h.srv.Left("no-such-room", "bob")
 }
 
 func TestDepartedMemberRemovedByDSSignedRemove(t *testing.T) {

@@ -55,6 +55,12 @@ func (g *lateGate) Admitted(room, identity string) bool {
 	return s != nil && s.Admitted(room, identity)
 }
 
+func (g *lateGate) Left(room, identity string) {
+	if s := g.srv.Load(); s != nil {
+		s.Left(room, identity)
+	}
+}
+
 func rtcDial(t *testing.T, rs *rtctest.Server, room, identity string) *rtctest.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -102,7 +108,8 @@ func TestMediaGate(t *testing.T) {
 			rtpIn.Add(1)
 		}
 	})
-	h := newHarnessWith(t, ds.Config{}, rs.Issuer, rs.Verifier, rs.Handler.Readmit)
+	// A long grace: only carol's goodbye can remove her promptly below.
+	h := newHarnessWith(t, ds.Config{LeaveGrace: time.Minute}, rs.Issuer, rs.Verifier, rs.Handler.Readmit)
 	gate.srv.Store(h.srv)
 	defer func() {
 		// The SFU's tripwire hook saw the packets it forwarded.
@@ -171,6 +178,18 @@ func TestMediaGate(t *testing.T) {
 		}
 		if b := packets(bobRTC, video.Sid); b != b0 {
 			return fmt.Sprintf("bob still receiving (%d -> %d packets)", b0, b)
+		}
+		return ""
+	})
+
+	// carol says goodbye on /rtc: her membership ends at once, not after
+	// the grace period a dropped connection gets.
+	if err := carolRTC.LeaveRoom(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "carol's membership ended by her LeaveRequest", func() string {
+		if h.admitted(roomA, "carol") {
+			return "still a member"
 		}
 		return ""
 	})

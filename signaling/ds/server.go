@@ -186,6 +186,18 @@ func (s *Server) Admitted(room, identity string) bool {
 // participant that is connected but not a member (in the lobby, say) loses
 // its lobby entry and its connection. ErrNoMember: neither.
 func (s *Server) Remove(room, identity string) error {
+	return s.removeIdentity(room, identity, "admin", dsproto.CodeRemoved, "removed by an administrator")
+}
+
+// Left removes identity from room's group at once because it said goodbye
+// (a LeaveRequest on /rtc): without this its leaf, and the keys it holds,
+// would stay in the group for LeaveGrace, as for a connection that merely
+// dropped. Its /e2ee connection, if still open, is closed without an error.
+func (s *Server) Left(room, identity string) {
+	_ = s.removeIdentity(room, identity, "left", 0, "")
+}
+
+func (s *Server) removeIdentity(room, identity, reason string, code uint16, text string) error {
 	s.mu.Lock()
 	rm := s.rooms[room]
 	s.mu.Unlock()
@@ -203,7 +215,7 @@ func (s *Server) Remove(room, identity string) error {
 		if m.conn != nil {
 			c = m.conn
 		}
-		rm.removeMemberLocked(m, "admin")
+		rm.removeMemberLocked(m, reason)
 	}
 	if c != nil {
 		rm.detachLocked(c)
@@ -212,7 +224,7 @@ func (s *Server) Remove(room, identity string) error {
 	notes := rm.takeNotesLocked()
 	rm.mu.Unlock()
 	if c != nil {
-		c.close(dsproto.CodeRemoved, "removed by an administrator")
+		c.close(code, text)
 	}
 	s.notify(rm.key, notes)
 	s.dropIfEmpty(rm)

@@ -9,6 +9,10 @@ type Gate interface {
 	// Admitted reports whether identity may exchange media in room (a room
 	// key). It must not call back into the Handler.
 	Admitted(room, identity string) bool
+	// Left tells the gate that identity said goodbye (a LeaveRequest): its
+	// membership ends now, not after a grace period for reconnecting. It
+	// may call back into the Handler (Readmit).
+	Left(room, identity string)
 }
 
 // admits reports whether p passes the gate.

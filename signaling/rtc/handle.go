@@ -31,6 +31,11 @@ func (p *participant) handle(c *conn, req *livekit.SignalRequest) bool {
 		p.handleTrackSettings(m.TrackSetting)
 	case *livekit.SignalRequest_Leave:
 		p.leave(livekit.DisconnectReason_CLIENT_INITIATED)
+		if h := p.room.h; h.cfg.Gate != nil {
+			// A goodbye, not a dropped connection: the MLS group removes
+			// the participant's leaf (and keys) now.
+			h.cfg.Gate.Left(p.room.key, p.identity)
+		}
 		return true
 	case *livekit.SignalRequest_Ping:
 		c.send(&livekit.SignalResponse{Message: &livekit.SignalResponse_Pong{Pong: m.Ping}})
