@@ -31,7 +31,7 @@ import { meetingLink, meetingPath } from './link';
 import { displayName, kindLabel, kindOf, qualityLabel } from './participants';
 import type { JoinChoice } from './prejoin';
 import { type MeetingRecording, startRecording } from './recording';
-import type { MeetingSecurity, SecurityInfo } from './security';
+import type { MeetingSecurity, SecurityEnd, SecurityInfo } from './security';
 import { settingsDialog, shortcutSetting } from './settings';
 import { type Layout, Stage } from './stage';
 
@@ -296,7 +296,8 @@ export async function runMeeting(
     const info = security.info();
     if (info.phase === 'failed' && secured) {
       void room.disconnect(true);
-      fail('You left the encrypted meeting', info.failure ?? 'The encryption could not go on.');
+      if (info.end !== undefined) fail(...endReason(disconnectReasonOf(info.end)));
+      else fail('You left the encrypted meeting', info.failure ?? 'The encryption could not go on.');
       return;
     }
     securing.hidden = secured;
@@ -544,7 +545,8 @@ export async function runMeeting(
       void room.disconnect(true);
       const why = e instanceof Error && e.message !== '' ? `: ${e.message}` : '.';
       const info = security.info();
-      if (info.phase === 'failed' && info.failure !== undefined) fail('You are not in the meeting', `Nothing was sent. ${info.failure}`);
+      if (info.phase === 'failed' && info.end !== undefined) fail(...endReason(disconnectReasonOf(info.end)));
+      else if (info.phase === 'failed' && info.failure !== undefined) fail('You are not in the meeting', `Nothing was sent. ${info.failure}`);
       else if (info.phase === 'failed') fail('Could not secure the meeting', `Nothing was sent. The encryption could not start${why}`);
       else fail('Could not join', `The connection failed${why}`);
     }
@@ -565,6 +567,20 @@ export async function runMeeting(
   paint();
   // The prejoin's button is gone: give keyboard users a place to start.
   if (document.activeElement === null || document.activeElement === document.body) micBtn.el.focus();
+}
+
+/** The media connection's end that means the same as the key service's. */
+function disconnectReasonOf(end: SecurityEnd): DisconnectReason {
+  switch (end) {
+    case 'replaced':
+      return DisconnectReason.DUPLICATE_IDENTITY;
+    case 'removed':
+      return DisconnectReason.PARTICIPANT_REMOVED;
+    case 'ended':
+      return DisconnectReason.ROOM_DELETED;
+    case 'shutdown':
+      return DisconnectReason.SERVER_SHUTDOWN;
+  }
 }
 
 function endReason(reason: DisconnectReason | undefined): [string, string] {

@@ -15,7 +15,7 @@ import { bannersFor } from './banners';
 import { createConclaveE2EE } from './e2ee/manager.ts';
 import type { LinkSecret, RoomID } from './link';
 import { type ClientKind, type LobbyJoiner, type MlsMember, MlsSession, type SessionOutput, loadSessionModule } from './mls';
-import type { ChatMessage, FrameStats, MeetingSecurity, MemberKind, Outsider, RosterMember, SecurityInfo } from './security';
+import type { ChatMessage, FrameStats, MeetingSecurity, MemberKind, Outsider, RosterMember, SecurityEnd, SecurityInfo } from './security';
 
 /** Where build.mjs puts the SFrame worker (src/e2ee/worker.ts). */
 export const workerURL = '/assets/e2ee-worker.js';
@@ -27,7 +27,147 @@ const notConnectedGraceMs = 8000;
 const outsiderGraceMs = 5000;
 const maxChat = 500;
 const maxRejections = 20;
-const reconnectDelaysMs = [500, 1000, 2000, 4000, 8000];
+/** The waits before each redial of /e2ee after it dropped: 5 attempts, as a bot makes. */
+export const reconnectDelaysMs: readonly number[] = [500, 1000, 2000, 4000, 8000];
+
+/** The delivery service's Error codes (docs/e2ee-protocol.md, "Error
+ * codes"; Go: e2ee/dsproto Code*). */
+export const DSCode = {
+  malformed: 1,
+  tooLarge: 2,
+  version: 3,
+  unknown: 4,
+  notAllowed: 5,
+  replaced: 6,
+  limit: 7,
+  internal: 8,
+  shutdown: 9,
+  removed: 10,
+  slow: 11,
+  ended: 12,
+} as const;
+
+/** Why the /e2ee connection ended for good. */
+export type E2EEEnd =
+  | SecurityEnd
+  /** A member did not let this browser in from the lobby. */
+  | 'refused'
+  /** A commit removed this member from the MLS group. */
+  | 'removedFromGroup'
+  /** A room limit was reached. */
+  | 'full'
+  /** The DS refused this browser's messages (malformed, too large, another
+   * version, an unknown type) or sent an unknown code: redialling would
+   * send the same. */
+  | 'protocol'
+  /** The access token expired and a redial did not open (the DS answers 401). */
+  | 'expired'
+  /** Every redial failed. */
+  | 'lost';
+
+/** What a page knows when its /e2ee WebSocket closed. */
+export interface E2EEClosed {
+  /** The DS's last Error code on this connection, 0 if none. */
+  lastCode: number;
+  /** A member refused this browser from the lobby. */
+  refused: boolean;
+  /** A commit removed this member from the group. */
+  removed: boolean;
+  /** The WebSocket never opened (the dial failed: network, or an HTTP
+   * error the page cannot read, such as a 401). */
+  neverOpened: boolean;
+  /** The token the next dial would carry expired by this browser's clock. */
+  tokenExpired: boolean;
+  /** Redials made since a WebSocket last opened. */
+  attempts: number;
+}
+
+export type E2EENext = { redial: true; delayMs: number } | { redial: false; end: E2EEEnd };
+
+/**
+ * afterE2EEClose decides whether the page redials /e2ee, the rule of
+ * clients/bot (resumableE2EE, reconnect; docs/e2ee-protocol.md, "Token
+ * refresh"): a network drop, a message not allowed (which closes nothing),
+ * too slow a reader, or a server fault are redialled, up to
+ * reconnectDelaysMs.length times in a row with growing waits; being
+ * replaced, removed (by an admin or from the group), refused from the
+ * lobby, a room limit, the meeting's or the server's end, a protocol error
+ * and a refused token are final. A browser cannot read the status of a
+ * WebSocket handshake: a dial that did not open while the token it carried
+ * has expired is taken for the DS's 401.
+ */
+export function afterE2EEClose(c: E2EEClosed): E2EENext {
+  if (c.refused) return { redial: false, end: 'refused' };
+  if (c.removed) return { redial: false, end: 'removedFromGroup' };
+  switch (c.lastCode) {
+    case 0:
+    case DSCode.notAllowed:
+    case DSCode.slow:
+    case DSCode.internal:
+      break;
+    case DSCode.replaced:
+      return { redial: false, end: 'replaced' };
+    case DSCode.removed:
+      return { redial: false, end: 'removed' };
+    case DSCode.ended:
+      return { redial: false, end: 'ended' };
+    case DSCode.shutdown:
+      return { redial: false, end: 'shutdown' };
+    case DSCode.limit:
+      return { redial: false, end: 'full' };
+    default:
+      return { redial: false, end: 'protocol' };
+  }
+  if (c.neverOpened && c.tokenExpired) return { redial: false, end: 'expired' };
+  const delayMs = reconnectDelaysMs[c.attempts];
+  if (delayMs === undefined) return { redial: false, end: 'lost' };
+  return { redial: true, delayMs };
+}
+
+/** What the page tells the user for each final end. */
+export function e2eeEndMessage(end: E2EEEnd): string {
+  switch (end) {
+    case 'refused':
+      return 'A member of the meeting did not let you in.';
+    case 'removedFromGroup':
+      return 'You are no longer a member of the encrypted meeting.';
+    case 'replaced':
+      return 'You joined this meeting from another tab or window, which took over.';
+    case 'removed':
+      return 'You were removed from the meeting.';
+    case 'ended':
+      return 'The meeting was ended.';
+    case 'shutdown':
+      return 'The server is restarting.';
+    case 'full':
+      return 'The meeting is full.';
+    case 'protocol':
+      return 'The meeting’s key service refused this browser’s messages.';
+    case 'expired':
+      return 'Your access to the meeting expired while the connection to its key service was down.';
+    case 'lost':
+      return 'The connection to the meeting’s key service was lost.';
+  }
+}
+
+/**
+ * tokenExpired reports whether an access token (a JWT) has expired by the
+ * clock now (ms since 1970), from its unverified exp claim; false if it has
+ * none or cannot be read. It only helps to tell a refused dial from a
+ * network failure; the server is the judge of the token.
+ */
+export function tokenExpired(token: string, now: number): boolean {
+  const payload = token.split('.')[1];
+  if (payload === undefined || payload.length > 8192) return false;
+  try {
+    const b64 = payload.replace(/-/g, '+').replace(/_/g, '/');
+    const claims: unknown = JSON.parse(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4)));
+    if (typeof claims !== 'object' || claims === null || !('exp' in claims) || typeof claims.exp !== 'number') return false;
+    return claims.exp * 1000 <= now;
+  } catch {
+    return false;
+  }
+}
 
 export interface MlsSecurityOptions {
   room: RoomID;
@@ -65,6 +205,7 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
   const listeners = new Set<() => void>();
   let phase: SecurityInfo['phase'] = 'securing';
   let failure: string | undefined;
+  let end: SecurityEnd | undefined;
   let stats: FrameStats | undefined;
   let statsTimer = 0;
   let tickTimer = 0;
@@ -94,6 +235,10 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
   let queue: Promise<void> = Promise.resolve();
   let keyed: (() => void) | undefined;
   let keyFailed: ((e: Error) => void) | undefined;
+  // What decides a redial of /e2ee (afterE2EEClose).
+  let lastCode = 0;
+  let refused = false;
+  let removed = false;
 
   const notify = (): void => {
     for (const fn of listeners) fn();
@@ -106,6 +251,13 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
     e2ee.stopSending();
     keyFailed?.(new Error(why));
     notify();
+  };
+
+  /** finish ends the meeting's security for good, saying why. */
+  const finish = (why: E2EEEnd): void => {
+    if (phase === 'failed') return;
+    if (why === 'replaced' || why === 'removed' || why === 'ended' || why === 'shutdown') end = why;
+    fail(e2eeEndMessage(why));
   };
 
   const pollStats = async (): Promise<string> => {
@@ -156,8 +308,10 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
           waiting = ev.waiting;
           break;
         case 'lobbyStatus':
-          if (ev.refused) fail('A member of the meeting did not let you in.');
-          else if (ev.waiting && phase === 'securing') phase = 'lobby';
+          if (ev.refused) {
+            refused = true;
+            finish('refused');
+          } else if (ev.waiting && phase === 'securing') phase = 'lobby';
           break;
         case 'chat':
           chat.push({ id: ++chatId, from: ev.from.displayName, kind: kindOf(ev.from.kind), self: false, text: ev.text, at: Date.now() });
@@ -175,9 +329,11 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
           if (rejections.length > maxRejections) rejections.shift();
           break;
         case 'removed':
-          fail('You are no longer a member of the encrypted meeting.');
+          removed = true;
+          finish('removedFromGroup');
           break;
         case 'serverError':
+          lastCode = ev.code;
           rejections.push(`server error ${ev.code}: ${ev.text}`);
           if (rejections.length > maxRejections) rejections.shift();
           break;
@@ -239,8 +395,11 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
     const sock = new WebSocket(e2eeURL(signalURL, token));
     sock.binaryType = 'arraybuffer';
     ws = sock;
+    let opened = false;
     sock.onopen = () => {
+      opened = true;
       attempts = 0;
+      lastCode = 0;
       void run((s) => s.start());
     };
     sock.onmessage = (ev: MessageEvent<unknown>) => {
@@ -249,17 +408,23 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
       void run((s) => s.handle(data));
     };
     sock.onclose = () => {
-      if (ws !== sock || closed || phase === 'failed') return;
-      const delay = reconnectDelaysMs[attempts++];
-      if (delay === undefined) {
-        fail('The connection to the meeting’s key service was lost.');
-        return;
-      }
-      // Resume: the session says hello with its epoch; the server replays what we missed.
-      // The URL is made at each attempt, from the token the server refreshed last.
-      window.setTimeout(() => {
-        if (!closed && phase !== 'failed') connect();
-      }, delay);
+      if (ws !== sock || closed) return;
+      // The messages that came before the close (a DS Error says why it
+      // closes) are applied first: run queued them in order.
+      void queue.then(() => {
+        if (ws !== sock || closed || phase === 'failed') return;
+        const next = afterE2EEClose({ lastCode, refused, removed, neverOpened: !opened, tokenExpired: tokenExpired(token, Date.now()), attempts });
+        if (!next.redial) {
+          finish(next.end);
+          return;
+        }
+        attempts++;
+        // Resume: the session says hello with its epoch; the server replays what we missed.
+        // The URL is made at each attempt, from the token the server refreshed last.
+        window.setTimeout(() => {
+          if (!closed && phase !== 'failed') connect();
+        }, next.delayMs);
+      });
     };
   };
 
@@ -358,6 +523,7 @@ export function mlsSecurity(opts: MlsSecurityOptions): MeetingSecurity {
       return {
         phase,
         failure,
+        end,
         summary: 'Encrypted end to end',
         explanation:
           'Audio, video and chat are encrypted in each member’s device with keys that only the members of the meeting hold (MLS and SFrame); the server relays them but cannot read them. The keys change whenever someone joins or leaves, and so does the security code. To be sure nobody is listening in, read the code aloud: if everyone sees the same code, everyone is talking to the same members and nobody in between.',

@@ -82,10 +82,18 @@ export type SecurityPhase =
   /** Keying failed, or this browser was refused or removed: the meeting cannot go on. */
   | 'failed';
 
+/** Final ends of the key service that mean the same as an end of the media
+ * connection, and are shown the same way: this browser was replaced by a
+ * newer connection of the same identity, removed by an admin, the meeting
+ * was ended, or the server is shutting down. */
+export type SecurityEnd = 'replaced' | 'removed' | 'ended' | 'shutdown';
+
 export interface SecurityInfo {
   phase: SecurityPhase;
   /** Why the phase is 'failed', for the end screen. */
   failure: string | undefined;
+  /** Set with phase 'failed' when the cause is one of SecurityEnd. */
+  end?: SecurityEnd | undefined;
   /** One line saying what protects the meeting, shown to every user. */
   summary: string;
   /** Longer honest explanation for the details panel. */
