@@ -35,7 +35,9 @@ import (
 // TestMain makes the test binary a cluster node when TestClusterFailover's
 // servetest.NodeCommand starts it.
 func TestMain(m *testing.M) {
-	servetest.RunNode(signaling.App{Version: "itest", NewRTC: loopbackMedia})
+	if code, ok := servetest.RunNode(signaling.App{Version: "itest", NewRTC: loopbackMedia}); ok {
+		os.Exit(code)
+	}
 	os.Exit(m.Run())
 }
 

@@ -24,37 +24,38 @@ import (
 // RunNode in the re-executed test binary.
 const envArgs = "CONCLAVE_SERVETEST_NODE"
 
-// RunNode makes this process a node and exits, if NodeCommand started it:
-// it runs signaling.Command with app and the arguments NodeCommand was
-// given until SIGTERM or an interrupt, and exits 0 on a clean shutdown, 1
-// on an error. Otherwise it returns at once. Call it first in TestMain.
-func RunNode(app signaling.App) {
+// RunNode runs this process as a node if NodeCommand started it: it runs
+// signaling.Command with app and the arguments NodeCommand was given until
+// SIGTERM or an interrupt, and returns the exit status for TestMain to exit
+// with (0 after a clean shutdown, 1 after an error, 2 for bad arguments)
+// and true. Otherwise it returns false at once. Call it first in TestMain:
+//
+//	if code, ok := servetest.RunNode(app); ok {
+//		os.Exit(code)
+//	}
+func RunNode(app signaling.App) (code int, ok bool) {
 	v, ok := os.LookupEnv(envArgs)
 	if !ok {
-		return
+		return 0, false
 	}
 	var args []string
 	if err := json.Unmarshal([]byte(v), &args); err != nil {
 		fmt.Fprintf(os.Stderr, "servetest: bad %s: %v\n", envArgs, err)
-		os.Exit(2)
+		return 2, true
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	err := signaling.Command(ctx, app, args, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
+	defer stop()
+	if err := signaling.Command(ctx, app, args, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
-		os.Exit(1)
+		return 1, true
 	}
-	os.Exit(0)
+	return 0, true
 }
 
 // NodeCommand returns a command that runs this test binary as a node with
 // args (`conclave serve`'s flags); the binary's TestMain must call RunNode.
 func NodeCommand(args ...string) *exec.Cmd {
-	b, err := json.Marshal(args)
-	if err != nil {
-		panic(fmt.Sprintf("servetest: marshal arguments: %v", err)) // strings always marshal
-	}
+	b, _ := json.Marshal(args) // a []string always marshals
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envArgs+"="+string(b))
 	return cmd

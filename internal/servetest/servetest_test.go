@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"conclave/signaling"
 )
 
 // sh returns a command factory running script under /bin/sh.
@@ -135,5 +137,15 @@ func TestNodeDir(t *testing.T) {
 				t.Fatalf("token.key holds %q", b)
 			}
 		})
+	}
+}
+
+func TestRunNodeOnlyInANode(t *testing.T) {
+	if _, ok := RunNode(signaling.App{Version: "test"}); ok {
+		t.Fatal("a test process without NodeCommand's environment ran as a node")
+	}
+	t.Setenv(envArgs, "not a JSON array")
+	if code, ok := RunNode(signaling.App{Version: "test"}); !ok || code != 2 {
+		t.Fatalf("bad arguments: exit %d, node %v; want 2, true", code, ok)
 	}
 }

@@ -24,7 +24,9 @@ import (
 // when servetest.NodeCommand starts it, so that the cluster test can start
 // real processes and kill one with SIGKILL.
 func TestMain(m *testing.M) {
-	servetest.RunNode(signaling.App{Version: "test"})
+	if code, ok := servetest.RunNode(signaling.App{Version: "test"}); ok {
+		os.Exit(code)
+	}
 	os.Exit(m.Run())
 }
 
