@@ -11,6 +11,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	pionturn "github.com/pion/turn/v4"
@@ -59,16 +60,11 @@ func Start(cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("turn: secret: %w", err)
 		}
 	}
-	udp, err := net.ListenPacket("udp", net.JoinHostPort(cfg.ListenIP, strconv.Itoa(cfg.Port)))
+	udp, tcp, err := listenBoth(cfg.ListenIP, cfg.Port)
 	if err != nil {
-		return nil, fmt.Errorf("turn: listen udp: %w", err)
+		return nil, err
 	}
 	port := udp.LocalAddr().(*net.UDPAddr).Port
-	tcp, err := net.Listen("tcp", net.JoinHostPort(cfg.ListenIP, strconv.Itoa(port)))
-	if err != nil {
-		_ = udp.Close()
-		return nil, fmt.Errorf("turn: listen tcp: %w", err)
-	}
 	s := &Server{secret: secret, realm: cfg.Realm, port: port, log: log}
 	perm := func(_ net.Addr, peer net.IP) bool { return cfg.AllowPeer(peer) }
 	gen := &pionturn.RelayAddressGeneratorStatic{RelayAddress: cfg.RelayIP, Address: relayBindAddress(cfg.RelayIP)}
@@ -96,6 +92,28 @@ func relayBindAddress(ip net.IP) string {
 		return ip.String()
 	}
 	return "0.0.0.0"
+}
+
+// listenBoth binds UDP and TCP on the same port number. With port 0 the
+// kernel picks the UDP port, whose number may already be taken for TCP:
+// another pick is tried then, a bounded number of times.
+func listenBoth(ip string, port int) (net.PacketConn, net.Listener, error) {
+	const attempts = 20
+	for i := 0; ; i++ {
+		udp, err := net.ListenPacket("udp", net.JoinHostPort(ip, strconv.Itoa(port)))
+		if err != nil {
+			return nil, nil, fmt.Errorf("turn: listen udp: %w", err)
+		}
+		p := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err := net.Listen("tcp", net.JoinHostPort(ip, strconv.Itoa(p)))
+		if err == nil {
+			return udp, tcp, nil
+		}
+		_ = udp.Close()
+		if port != 0 || !errors.Is(err, syscall.EADDRINUSE) || i+1 == attempts {
+			return nil, nil, fmt.Errorf("turn: listen tcp on port %d: %w", p, err)
+		}
+	}
 }
 
 // Port is the UDP and TCP port the server listens on.

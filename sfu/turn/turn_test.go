@@ -114,3 +114,41 @@ func TestAllocate(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestListenBothRetriesTakenTCPPort: with port 0 the kernel picks the UDP
+// port, whose number may be held by a TCP socket; listenBoth picks again.
+// Holding 4,000 loopback TCP ports (about 14% of the ephemeral range here)
+// makes 40 picks almost sure to meet a taken one.
+func TestListenBothRetriesTakenTCPPort(t *testing.T) {
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			l.Close()
+		}
+	}()
+	for i := 0; i < 4000; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("holding TCP port %d: %v", i, err)
+		}
+		held = append(held, l)
+	}
+	for i := 0; i < 40; i++ {
+		udp, tcp, err := listenBoth("127.0.0.1", 0)
+		if err != nil {
+			t.Fatalf("pick %d: %v", i, err)
+		}
+		if u, p := udp.LocalAddr().(*net.UDPAddr).Port, tcp.Addr().(*net.TCPAddr).Port; u != p {
+			t.Fatalf("UDP port %d, TCP port %d", u, p)
+		}
+		udp.Close()
+		tcp.Close()
+	}
+	// A fixed port that is taken is an error, not another port.
+	udp, tcp, err := listenBoth("127.0.0.1", held[0].Addr().(*net.TCPAddr).Port)
+	if err == nil {
+		udp.Close()
+		tcp.Close()
+		t.Fatal("a taken fixed port was accepted")
+	}
+}
