@@ -129,35 +129,20 @@ func wordAfter(line, marker string) string {
 	return ""
 }
 
-// startAttempts is how many times Start starts a node whose bind lost a
-// race for a port.
-const startAttempts = 5
-
 // Start starts the command newCmd returns (with Stdout and Stderr unset),
 // waits until the node prints its URLs, and kills the process when the
 // test ends. It fails the test if the node exits first or is not serving
 // within the timeout.
-//
-// A node that exits with "address already in use" lost a race, not a
-// configuration: with every port left to the kernel (port 0), the embedded
-// TURN server (sfu/turn) still binds its TCP listener on the number the
-// kernel gave its UDP socket, which any TCP socket on the machine may hold.
-// Start then runs a fresh command from newCmd, up to five times in all.
 func Start(t testing.TB, newCmd func() *exec.Cmd, opts Options) *Node {
 	t.Helper()
 	if opts.Timeout == 0 {
 		opts.Timeout = 20 * time.Second
 	}
-	for attempt := 1; ; attempt++ {
-		n, err := start(t, newCmd(), opts)
-		if err == nil {
-			return n
-		}
-		if attempt == startAttempts || !strings.Contains(n.Stderr.String(), "address already in use") {
-			t.Fatalf("servetest: %v\n%s", err, n.Stderr.String())
-		}
-		t.Logf("servetest: %v (a port race); starting it again", err)
+	n, err := start(t, newCmd(), opts)
+	if err != nil {
+		t.Fatalf("servetest: %v\n%s", err, n.Stderr.String())
 	}
+	return n
 }
 
 func start(t testing.TB, cmd *exec.Cmd, opts Options) (*Node, error) {

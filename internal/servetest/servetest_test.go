@@ -62,23 +62,6 @@ func TestStartWaitsForURLs(t *testing.T) {
 	}
 }
 
-// A node that lost a port race (it says "address already in use" and
-// exits) is started again with a fresh command.
-func TestStartRetriesPortRace(t *testing.T) {
-	calls := 0
-	newCmd := func() *exec.Cmd {
-		calls++
-		if calls < 3 {
-			return exec.Command("/bin/sh", "-c", `echo "serve: listen tcp 127.0.0.1:4004: bind: address already in use" >&2; exit 1`)
-		}
-		return exec.Command("/bin/sh", "-c", `echo "is running at http://127.0.0.1:4005"; exec sleep 60`)
-	}
-	n := Start(t, newCmd, Options{})
-	if calls != 3 || n.URL != "http://127.0.0.1:4005" {
-		t.Fatalf("%d commands, URL %q", calls, n.URL)
-	}
-}
-
 // start reports a node that exits before serving, with what it said.
 func TestStartReportsEarlyExit(t *testing.T) {
 	n, err := start(t, exec.Command("/bin/sh", "-c", `echo "config: bad flag" >&2; exit 1`), Options{Timeout: 10 * time.Second})

@@ -2,13 +2,11 @@ package rtctest
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -65,33 +63,16 @@ func Start(t testing.TB, cfg rtc.Config) *Server {
 	}
 }
 
-// bindAttempts is how many times NewEngine tries to bind kernel-chosen
-// ports that another socket took first.
-const bindAttempts = 5
-
 // NewEngine starts an SFU engine with cfg and closes it when the test ends
 // (after cleanups registered later, such as a handler's shutdown).
-//
-// Where cfg leaves every port to the kernel (0, or -1 for no ICE-TCP), a
-// bind failing with EADDRINUSE is a race, not a configuration error:
-// sfu/turn binds its TCP listener on the number the kernel gave its UDP
-// socket, and TCP and UDP ports are separate spaces, so any TCP socket on
-// the machine (a parallel test's listener or outgoing connection) may hold
-// that number. NewEngine then tries again with fresh ports.
 func NewEngine(t testing.TB, cfg sfu.Config, log *slog.Logger) *sfu.Engine {
 	t.Helper()
-	kernelPorts := cfg.UDPPort == 0 && cfg.TCPPort <= 0 && (!cfg.TURN.Enabled || cfg.TURN.Port == 0)
-	for attempt := 1; ; attempt++ {
-		eng, err := sfu.NewEngine(cfg, log)
-		if err == nil {
-			t.Cleanup(func() { _ = eng.Close() })
-			return eng
-		}
-		if !kernelPorts || !errors.Is(err, syscall.EADDRINUSE) || attempt == bindAttempts {
-			t.Fatalf("rtctest: engine (attempt %d): %v", attempt, err)
-		}
-		t.Logf("rtctest: engine: %v; trying again with fresh ports", err)
+	eng, err := sfu.NewEngine(cfg, log)
+	if err != nil {
+		t.Fatalf("rtctest: engine: %v", err)
 	}
+	t.Cleanup(func() { _ = eng.Close() })
+	return eng
 }
 
 // Token issues a token for identity in room (a room key).
