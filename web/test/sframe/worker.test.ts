@@ -371,3 +371,28 @@ test('frames before the first key: a joiner holds them until its first epoch', a
   assert.equal(st.held, 2);
   assert.equal(st.heldDropped, 0);
 });
+
+test('frames before their key: a key that arrives while frames keep coming keeps their order', async () => {
+  const k1 = await importBaseKey(new Uint8Array(16).fill(0x51));
+  const k2 = await importBaseKey(new Uint8Array(16).fill(0x52));
+  const s2 = await senderAt(2n, k2);
+  const rx = new LiveDecode();
+  await rx.w.handle({ kind: 'conclave:setEpoch', epoch: 1n, baseKey: k1, leafIndex: 5 });
+  const wire = await pipe(
+    s2,
+    'encode',
+    Array.from({ length: 40 }, (_, i) => vp8(i + 1, i === 0)),
+  );
+  rx.push(...wire.slice(0, 25));
+  await rx.settle(25);
+  // The next frames come while the held ones are being decrypted: they
+  // must wait for them, and none may be decrypted twice.
+  await rx.w.handle({ kind: 'conclave:setEpoch', epoch: 2n, baseKey: k2, leafIndex: 5 });
+  rx.push(...wire.slice(25));
+  await rx.waitOut(40);
+  await rx.end();
+  assert.deepEqual(rx.seqs(), Array.from({ length: 40 }, (_, i) => i + 1));
+  const s = await stats(rx.w, rx.posted);
+  assert.equal(s.decrypted, 40);
+  assert.equal(s.heldDropped, 0);
+});
