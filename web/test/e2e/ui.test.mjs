@@ -44,7 +44,8 @@ test('home, new meeting, prejoin, meeting, leave', { timeout: 90_000 }, async ()
     }),
   );
   assert.equal(await page.getByRole('meter', { name: 'Microphone level' }).count(), 1);
-  assert.ok((await page.locator('#camera-select option').count()) >= 1);
+  // The lists are filled once both devices are open, after the preview starts.
+  await waitFor('the camera list', async () => ((await page.locator('#camera-select option').count()) >= 1 ? '' : 'no camera option'));
   assert.equal(await page.locator('#camera-problem').textContent(), '');
   await page.locator('#display-name').fill('Ada Lovelace');
   await screenshot(page, 'prejoin');
