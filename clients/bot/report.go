@@ -23,26 +23,13 @@ type Report struct {
 	BytesSent       uint64 `json:"bytes_sent"`
 	SealFailures    uint64 `json:"seal_failures"`
 
-	// Received, over all tracks.
-	PacketsReceived uint64 `json:"packets_received"`
-	FramesReceived  uint64 `json:"frames_received"`
-	FramesDecrypted uint64 `json:"frames_decrypted"`
-	DecryptFailures uint64 `json:"decrypt_failures"`
-	// FramesHeld counts frames that arrived before their key (a new
-	// epoch's frames overtaking its MLS commit), or behind such a frame,
-	// and were held until it came; FramesHeldDropped those of them whose
-	// key never came in time. Neither is a decrypt failure.
-	FramesHeld        uint64  `json:"frames_held"`
-	FramesHeldDropped uint64  `json:"frames_held_dropped"`
-	DuplicateFrames   uint64  `json:"duplicate_frames"`
-	NotBotPayload     uint64  `json:"frames_not_bot_payload"`
-	FramesLost        uint64  `json:"frames_lost"`
-	IncompleteFrames  uint64  `json:"incomplete_frames"`
-	LossRatio         float64 `json:"loss_ratio"`
-	LatencyP50MS      float64 `json:"latency_p50_ms"`
-	LatencyP95MS      float64 `json:"latency_p95_ms"`
-	LatencyP99MS      float64 `json:"latency_p99_ms"`
-	LatencyMaxMS      float64 `json:"latency_max_ms"`
+	// Received, summed over all tracks.
+	FrameCounts
+	LossRatio    float64 `json:"loss_ratio"`
+	LatencyP50MS float64 `json:"latency_p50_ms"`
+	LatencyP95MS float64 `json:"latency_p95_ms"`
+	LatencyP99MS float64 `json:"latency_p99_ms"`
+	LatencyMaxMS float64 `json:"latency_max_ms"`
 
 	// ParticipantsSeen counts the other identities seen in the room.
 	ParticipantsSeen int `json:"participants_seen"`
@@ -72,29 +59,53 @@ type Report struct {
 	latency histogram
 }
 
-// TrackReport is what a bot measured for one received track.
-type TrackReport struct {
-	TrackSID        string `json:"track_sid"`
-	ParticipantSID  string `json:"participant_sid"`
-	Participant     string `json:"participant"` // identity
-	Kind            string `json:"kind"`
+// FrameCounts are the counters of received packets and frames, kept per
+// track (TrackReport) and summed over all tracks (Report). It is embedded
+// in both, so its fields appear in their JSON form as if declared there.
+type FrameCounts struct {
 	PacketsReceived uint64 `json:"packets_received"`
 	FramesReceived  uint64 `json:"frames_received"`
 	FramesDecrypted uint64 `json:"frames_decrypted"`
 	DecryptFailures uint64 `json:"decrypt_failures"`
-	// FramesHeld and FramesHeldDropped: see Report.
+	// FramesHeld counts frames that arrived before their key (a new
+	// epoch's frames overtaking its MLS commit), or behind such a frame,
+	// and were held until it came; FramesHeldDropped those of them whose
+	// key never came in time. Neither is a decrypt failure.
 	FramesHeld        uint64 `json:"frames_held"`
 	FramesHeldDropped uint64 `json:"frames_held_dropped"`
 	DuplicateFrames   uint64 `json:"duplicate_frames"`
 	// NotBotPayload counts decrypted frames that are not a bot's test
 	// payload (real media from a browser or a phone); they are included
 	// in FramesDecrypted.
-	NotBotPayload    uint64  `json:"frames_not_bot_payload"`
-	FramesLost       uint64  `json:"frames_lost"`
-	IncompleteFrames uint64  `json:"incomplete_frames"`
-	LastSeq          uint32  `json:"last_seq"`
-	LatencyP50MS     float64 `json:"latency_p50_ms"`
-	LatencyP99MS     float64 `json:"latency_p99_ms"`
+	NotBotPayload    uint64 `json:"frames_not_bot_payload"`
+	FramesLost       uint64 `json:"frames_lost"`
+	IncompleteFrames uint64 `json:"incomplete_frames"`
+}
+
+// Add adds o's counts to c's.
+func (c *FrameCounts) Add(o FrameCounts) {
+	c.PacketsReceived += o.PacketsReceived
+	c.FramesReceived += o.FramesReceived
+	c.FramesDecrypted += o.FramesDecrypted
+	c.DecryptFailures += o.DecryptFailures
+	c.FramesHeld += o.FramesHeld
+	c.FramesHeldDropped += o.FramesHeldDropped
+	c.DuplicateFrames += o.DuplicateFrames
+	c.NotBotPayload += o.NotBotPayload
+	c.FramesLost += o.FramesLost
+	c.IncompleteFrames += o.IncompleteFrames
+}
+
+// TrackReport is what a bot measured for one received track.
+type TrackReport struct {
+	TrackSID       string `json:"track_sid"`
+	ParticipantSID string `json:"participant_sid"`
+	Participant    string `json:"participant"` // identity
+	Kind           string `json:"kind"`
+	FrameCounts
+	LastSeq      uint32  `json:"last_seq"`
+	LatencyP50MS float64 `json:"latency_p50_ms"`
+	LatencyP99MS float64 `json:"latency_p99_ms"`
 	// Layer is the simulcast layer of the last video frame received.
 	Layer string `json:"layer,omitempty"`
 	// LayerFrames counts received video frames per layer (low, medium, high).
@@ -159,20 +170,22 @@ func (b *Bot) Report() Report {
 	for _, rt := range remote {
 		rt.mu.Lock()
 		tr := TrackReport{
-			TrackSID:            rt.sid,
-			ParticipantSID:      rt.participantSID,
-			Participant:         owner[rt.sid],
-			Kind:                rt.kind.String(),
-			PacketsReceived:     rt.packets,
-			FramesReceived:      rt.framesReceived,
-			FramesDecrypted:     rt.framesDecrypted,
-			DecryptFailures:     rt.decryptFailures,
-			FramesHeld:          rt.held,
-			FramesHeldDropped:   rt.heldDropped,
-			DuplicateFrames:     rt.duplicates,
-			NotBotPayload:       rt.notBotPayload,
-			FramesLost:          rt.lost,
-			IncompleteFrames:    rt.incomplete,
+			TrackSID:       rt.sid,
+			ParticipantSID: rt.participantSID,
+			Participant:    owner[rt.sid],
+			Kind:           rt.kind.String(),
+			FrameCounts: FrameCounts{
+				PacketsReceived:   rt.packets,
+				FramesReceived:    rt.framesReceived,
+				FramesDecrypted:   rt.framesDecrypted,
+				DecryptFailures:   rt.decryptFailures,
+				FramesHeld:        rt.held,
+				FramesHeldDropped: rt.heldDropped,
+				DuplicateFrames:   rt.duplicates,
+				NotBotPayload:     rt.notBotPayload,
+				FramesLost:        rt.lost,
+				IncompleteFrames:  rt.incomplete,
+			},
 			LastSeq:             rt.highest,
 			LatencyP50MS:        ms(rt.latency.quantile(0.50)),
 			LatencyP99MS:        ms(rt.latency.quantile(0.99)),
@@ -196,16 +209,7 @@ func (b *Bot) Report() Report {
 		r.latency.merge(&rt.latency)
 		rt.mu.Unlock()
 
-		r.PacketsReceived += tr.PacketsReceived
-		r.FramesReceived += tr.FramesReceived
-		r.FramesDecrypted += tr.FramesDecrypted
-		r.DecryptFailures += tr.DecryptFailures
-		r.FramesHeld += tr.FramesHeld
-		r.FramesHeldDropped += tr.FramesHeldDropped
-		r.DuplicateFrames += tr.DuplicateFrames
-		r.NotBotPayload += tr.NotBotPayload
-		r.FramesLost += tr.FramesLost
-		r.IncompleteFrames += tr.IncompleteFrames
+		r.FrameCounts.Add(tr.FrameCounts)
 		r.Tracks = append(r.Tracks, tr)
 	}
 	if total := r.FramesDecrypted + r.FramesLost; total > 0 {
