@@ -119,27 +119,11 @@ func TestE2EEReconnectsWithRefreshedToken(t *testing.T) {
 				// expiry (whole seconds in a JWT) tells them apart.
 				cfg.Refresh = func(c token.Claims) (string, error) { return issuer.Issue(c, time.Minute) }
 			}
-			key, err := ds.LoadOrCreateKey(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			srv, err := ds.New(cfg, key, verify, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := &dsRecorder{srv: srv, verify: verify, tokens: map[string][]string{}, conns: map[string][]net.Conn{}}
-			mux := http.NewServeMux()
-			mux.Handle("/e2ee", rec)
-			hs := httptest.NewServer(mux)
-			defer hs.Close()
-			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				if err := srv.Shutdown(ctx); err != nil {
-					t.Errorf("ds shutdown: %v", err)
-				}
-			}()
-			signal := "ws" + strings.TrimPrefix(hs.URL, "http")
+			var rec *dsRecorder
+			signal := startDS(t, cfg, verify, func(srv *ds.Server) http.Handler {
+				rec = &dsRecorder{srv: srv, verify: verify, tokens: map[string][]string{}, conns: map[string][]net.Conn{}}
+				return rec
+			})
 
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
@@ -206,7 +190,7 @@ func TestE2EEReconnectsWithRefreshedToken(t *testing.T) {
 				if d := rec.dials("alice"); len(d) != 2 || d[1] == first {
 					return "the second dial did not use a refreshed token"
 				}
-				if !srv.Admitted("room-key", "alice") {
+				if !rec.srv.Admitted("room-key", "alice") {
 					return "alice not admitted"
 				}
 				return ""
@@ -243,25 +227,7 @@ func TestE2EEReplacedDoesNotReconnect(t *testing.T) {
 	secret := bytes.Repeat([]byte{0x42}, 32)
 	issuer, verifier := token.NewIssuer("conclave", secret), token.NewVerifier("conclave", secret)
 	verify := func(tok string) (*token.Claims, error) { return verifier.Verify(tok, time.Now()) }
-	key, err := ds.LoadOrCreateKey(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := ds.New(ds.Config{}, key, verify, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/e2ee", srv)
-	hs := httptest.NewServer(mux)
-	defer hs.Close()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
-			t.Errorf("ds shutdown: %v", err)
-		}
-	}()
+	signal := startDS(t, ds.Config{}, verify, func(srv *ds.Server) http.Handler { return srv })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	tok, err := issuer.Issue(token.Claims{Identity: "alice", Name: "alice", Room: "room-key", CanPublish: true, CanSubscribe: true}, time.Minute)
@@ -270,7 +236,7 @@ func TestE2EEReplacedDoesNotReconnect(t *testing.T) {
 	}
 	link := session.NewLinkSecret()
 	dial := func() *E2EE {
-		e, err := DialE2EE(ctx, "ws"+strings.TrimPrefix(hs.URL, "http"), tok, E2EEConfig{RoomID: "room1", Secret: link, Participant: "alice", Name: "alice"})
+		e, err := DialE2EE(ctx, signal, tok, E2EEConfig{RoomID: "room1", Secret: link, Participant: "alice", Name: "alice"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,4 +281,32 @@ func TestResumableE2EE(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startDS runs a delivery service with cfg behind an HTTP test server, its
+// /e2ee route served by what handler makes of it, and returns the route's
+// WebSocket URL. The service is shut down, then the server closed, when
+// the test ends.
+func startDS(t *testing.T, cfg ds.Config, verify ds.Verifier, handler func(*ds.Server) http.Handler) string {
+	t.Helper()
+	key, err := ds.LoadOrCreateKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ds.New(cfg, key, verify, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/e2ee", handler(srv))
+	hs := httptest.NewServer(mux)
+	t.Cleanup(hs.Close)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("ds shutdown: %v", err)
+		}
+	})
+	return "ws" + strings.TrimPrefix(hs.URL, "http")
 }
