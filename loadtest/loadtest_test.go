@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"conclave/e2ee/mls"
-	"conclave/sfu"
+	"conclave/internal/servetest"
 	"conclave/signaling"
 	"conclave/signaling/ds"
 	"conclave/signaling/rtc"
@@ -35,16 +35,7 @@ const (
 func startServer(t *testing.T) string {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ecfg := sfu.DefaultConfig()
-	ecfg.ListenIP = "127.0.0.1"
-	ecfg.IncludeLoopback = true
-	ecfg.TURN.Enabled = false
-	ecfg.TCPPort = -1
-	ecfg.UDPPort = 0
-	eng, err := sfu.NewEngine(ecfg, log)
-	if err != nil {
-		t.Fatalf("engine: %v", err)
-	}
+	eng := servetest.LoopbackEngine(t, log, nil)
 	ver := token.NewVerifier(testKey, []byte(testSecret))
 	h := rtc.NewHandler(rtc.Config{}, func(tok string) (*token.Claims, error) { return ver.Verify(tok, time.Now()) }, eng, log)
 	srv := httptest.NewServer(h)
@@ -55,7 +46,6 @@ func startServer(t *testing.T) string {
 			t.Errorf("shutdown: %v", err)
 		}
 		srv.Close()
-		_ = eng.Close()
 	})
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
@@ -80,17 +70,7 @@ func startConclave(t *testing.T) string {
 	}
 	issuer, verifier := token.NewIssuer("conclave", key), token.NewVerifier("conclave", key)
 	verify := func(tok string) (*token.Claims, error) { return verifier.Verify(tok, time.Now()) }
-	ecfg := sfu.DefaultConfig()
-	ecfg.ListenIP = "127.0.0.1"
-	ecfg.IncludeLoopback = true
-	ecfg.TURN.Enabled = false
-	ecfg.TCPPort = -1
-	ecfg.UDPPort = 0
-	eng, err := sfu.NewEngine(ecfg, log)
-	if err != nil {
-		t.Fatalf("engine: %v", err)
-	}
-	t.Cleanup(func() { _ = eng.Close() })
+	eng := servetest.LoopbackEngine(t, log, nil)
 	dsKey, err := mls.GenerateSignatureKey(ds.CipherSuite, rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 
 	"conclave/clients/bot"
 	"conclave/e2ee/mls"
+	"conclave/internal/servetest"
 	"conclave/sfu"
 	"conclave/signaling"
 	"conclave/signaling/ds"
@@ -113,21 +114,13 @@ func startServerWithWeb(t *testing.T, withWeb bool) *server {
 	issuer, verifier := token.NewIssuer(apiKey, key), token.NewVerifier(apiKey, key)
 
 	s := &server{t: t, issuer: issuer, key: key, log: log}
-	scfg := sfu.DefaultConfig()
-	scfg.Observe = func(direction string, b []byte) {
-		if fn := s.sfuObserve.Load(); fn != nil {
-			(*fn)(direction, b)
+	engine := servetest.LoopbackEngine(t, log, func(scfg *sfu.Config) {
+		scfg.Observe = func(direction string, b []byte) {
+			if fn := s.sfuObserve.Load(); fn != nil {
+				(*fn)(direction, b)
+			}
 		}
-	}
-	scfg.ListenIP = "127.0.0.1"
-	scfg.IncludeLoopback = true
-	scfg.TCPPort = -1
-	scfg.TURN.Enabled = false
-	engine, err := sfu.NewEngine(scfg, log)
-	if err != nil {
-		t.Fatalf("sfu engine: %v", err)
-	}
-	t.Cleanup(func() { engine.Close() })
+	})
 	verify := func(tok string) (*token.Claims, error) { return verifier.Verify(tok, time.Now()) }
 	var rtcHandler *rtc.Handler
 	dsKey, err := mls.GenerateSignatureKey(ds.CipherSuite, rand.Reader)

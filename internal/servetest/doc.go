@@ -4,7 +4,8 @@
 // os/exec's tests: NodeCommand in the parent, RunNode in TestMain), or the
 // test builds its own command (a built binary under strace). Start waits for
 // the URLs a node prints, keeps what it writes to standard error, and kills
-// it when the test ends.
+// it when the test ends. For a server run inside the test process instead,
+// LoopbackEngine starts the SFU engine on loopback.
 //
 // Test support only: it must never be imported by production code. It
 // implements no RFC and handles no secrets beyond the test keys its callers
