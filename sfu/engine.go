@@ -13,7 +13,6 @@ import (
 	"github.com/pion/interceptor"
 	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/interceptor/pkg/report"
-	"github.com/pion/interceptor/pkg/twcc"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
@@ -277,8 +276,9 @@ func (e *Engine) isClosed() bool {
 }
 
 // newPublisherAPI builds the pion API for a publisher's PeerConnection: it
-// receives Opus and VP8 (with RTX and simulcast), sends NACKs, receiver
-// reports and TWCC feedback.
+// receives Opus and VP8 (with RTX and simulcast) and sends NACKs and
+// receiver reports; the layer readers send transport-wide feedback
+// (TransportFeedback).
 func (e *Engine) newPublisherAPI() (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m, true); err != nil {
@@ -312,11 +312,6 @@ func (e *Engine) newPublisherAPI() (*webrtc.API, error) {
 		return nil, fmt.Errorf("sfu: receiver reports: %w", err)
 	}
 	reg.Add(rr)
-	tw, err := twcc.NewSenderInterceptor()
-	if err != nil {
-		return nil, fmt.Errorf("sfu: twcc feedback: %w", err)
-	}
-	reg.Add(tw)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(e.setting)), nil
 }
 

@@ -80,6 +80,26 @@ func TestSimulcastLayerSelection(t *testing.T) {
 	})
 }
 
+// TestPublisherGetsTransportFeedback: the SFU answers a publisher's
+// transport-wide sequence numbers with feedback, which a browser's
+// congestion control needs to raise its rate (and send its higher
+// simulcast layers).
+func TestPublisherGetsTransportFeedback(t *testing.T) {
+	s := rtctest.Start(t, rtc.Config{})
+	a := dial(t, s, "P_alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.Publish(ctx, livekit.TrackType_VIDEO, 3, livekit.Encryption_GCM); err != nil {
+		t.Fatal(err)
+	}
+	rtctest.Eventually(t, 15*time.Second, func() string {
+		if n := a.TransportFeedback(); n < 5 {
+			return fmt.Sprintf("%d transport-wide feedback packets", n)
+		}
+		return ""
+	})
+}
+
 func TestRefuseUnencryptedTrack(t *testing.T) {
 	s := rtctest.Start(t, rtc.Config{})
 	a := dial(t, s, "P_alice")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -42,9 +43,17 @@ type Client struct {
 	closedRead   chan struct{}
 	reconnectRes *livekit.ReconnectResponse
 
+	// feedback counts transport-wide feedback packets the SFU sent the
+	// publisher connection.
+	feedback atomic.Int64
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
+
+// TransportFeedback is how many transport-wide congestion control feedback
+// packets (RTCP TransportLayerCC) the publisher connection received.
+func (c *Client) TransportFeedback() int64 { return c.feedback.Load() }
 
 // TrackStats counts what one subscribed track delivered.
 type TrackStats struct {
@@ -56,7 +65,7 @@ type TrackStats struct {
 }
 
 // newAPI builds a client pion API like a browser's: default interceptors
-// (NACK, reports, TWCC), simulcast and audio level header extensions,
+// (NACK, reports, TWCC feedback), transport-wide sequence numbers, simulcast and audio level header extensions,
 // loopback candidates.
 func newAPI() (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
@@ -71,6 +80,10 @@ func newAPI() (*webrtc.API, error) {
 	}
 	reg := &interceptor.Registry{}
 	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+		return nil, err
+	}
+	// Browsers number their outgoing packets for transport-wide feedback.
+	if err := webrtc.ConfigureTWCCHeaderExtensionSender(m, reg); err != nil {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{}
@@ -477,6 +490,8 @@ func (c *Client) startMedia(kind livekit.TrackType, tracks []*webrtc.TrackLocalS
 					switch p.(type) {
 					case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
 						keyframe.Store(i, true)
+					case *rtcp.TransportLayerCC:
+						c.feedback.Add(1)
 					}
 				}
 			}
