@@ -276,9 +276,8 @@ func (e *Engine) isClosed() bool {
 }
 
 // newPublisherAPI builds the pion API for a publisher's PeerConnection: it
-// receives Opus and VP8 (with RTX and simulcast) and sends NACKs and
-// receiver reports; the layer readers send transport-wide feedback
-// (TransportFeedback).
+// receives Opus and VP8 (with RTX and simulcast) and sends NACKs, receiver
+// reports and transport-wide feedback (transportFeedback).
 func (e *Engine) newPublisherAPI() (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := registerCodecs(m, true); err != nil {
@@ -312,6 +311,7 @@ func (e *Engine) newPublisherAPI() (*webrtc.API, error) {
 		return nil, fmt.Errorf("sfu: receiver reports: %w", err)
 	}
 	reg.Add(rr)
+	reg.Add(newTransportFeedback())
 	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(e.setting)), nil
 }
 

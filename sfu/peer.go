@@ -15,23 +15,22 @@ import (
 )
 
 // NewPublisherPC returns a PeerConnection that receives a participant's
-// tracks, and the transport-wide feedback its Receivers record arrivals in
-// (ReceiverConfig.Feedback). onTrack is called for every incoming stream
-// (one per simulcast layer); the caller attaches it to a Receiver.
-func (e *Engine) NewPublisherPC(onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) (*webrtc.PeerConnection, *TransportFeedback, error) {
+// tracks. onTrack is called for every incoming stream (one per simulcast
+// layer); the caller attaches it to a Receiver.
+func (e *Engine) NewPublisherPC(onTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)) (*webrtc.PeerConnection, error) {
 	if e.isClosed() {
-		return nil, nil, ErrClosed
+		return nil, ErrClosed
 	}
 	api, err := e.newPublisherAPI()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pc, err := api.NewPeerConnection(webrtc.Configuration{})
 	if err != nil {
-		return nil, nil, fmt.Errorf("sfu: publisher peer connection: %w", err)
+		return nil, fmt.Errorf("sfu: publisher peer connection: %w", err)
 	}
 	pc.OnTrack(onTrack)
-	return pc, newTransportFeedback(pc.WriteRTCP), nil
+	return pc, nil
 }
 
 // Subscriber is one participant's receiving PeerConnection with its down

@@ -1,7 +1,6 @@
 package sfu
 
 import (
-	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math"
@@ -65,9 +64,6 @@ type ReceiverConfig struct {
 	// Stats, if set, counts this track's packets, bytes and loss (usually
 	// Engine.Stats()).
 	Stats *Stats
-	// Feedback, if set, records each packet's transport-wide sequence
-	// number for the publisher's feedback (from NewPublisherPC).
-	Feedback *TransportFeedback
 }
 
 // Receiver is a published track: up to three incoming layers, fanned out to
@@ -139,17 +135,14 @@ func (r *Receiver) AddLayer(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver,
 	if int32(quality)+1 > r.nlayer.Load() {
 		r.nlayer.Store(int32(quality) + 1)
 	}
-	var ids extIDs
+	var levelID uint8
 	for _, ext := range recv.GetParameters().HeaderExtensions {
-		switch ext.URI {
-		case sdp.AudioLevelURI:
-			ids.level = uint8(ext.ID)
-		case sdp.TransportCCURI:
-			ids.twcc = uint8(ext.ID)
+		if ext.URI == sdp.AudioLevelURI {
+			levelID = uint8(ext.ID)
 		}
 	}
 	r.wg.Add(2)
-	go r.readLoop(track, l, int(quality), ids)
+	go r.readLoop(track, l, int(quality), levelID)
 	go func() {
 		// RTCP from the publisher (sender reports) must be read for the
 		// interceptors to see it; the content is not needed here.
@@ -174,11 +167,7 @@ func (r *Receiver) AddLayer(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver,
 	return nil
 }
 
-// extIDs are the negotiated IDs of the header extensions a reader reads
-// (0: not negotiated).
-type extIDs struct{ level, twcc uint8 }
-
-func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, ids extIDs) {
+func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, levelID uint8) {
 	defer r.wg.Done()
 	defer r.log.Debug("sfu: layer reader ended", "layer", q)
 	video := r.cfg.Kind == webrtc.RTPCodecTypeVideo
@@ -213,15 +202,6 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, ids extI
 		r.cfg.Stats.received(n)
 		r.cfg.Stats.lost(gap.next(pkt.SequenceNumber))
 		l.lastPacket.Store(now.UnixNano())
-		if ids.twcc != 0 && r.cfg.Feedback != nil {
-			// Padding probes count too: they are what the publisher's
-			// estimator probes with.
-			if ext := pkt.GetExtension(ids.twcc); len(ext) >= 2 {
-				if err := r.cfg.Feedback.record(l.ssrc, binary.BigEndian.Uint16(ext), now); err != nil {
-					r.log.Debug("sfu: transport-wide feedback not sent", "err", err)
-				}
-			}
-		}
 		if len(pkt.Payload) == 0 {
 			// Padding only (bandwidth probing): nothing to forward.
 			continue
@@ -237,8 +217,8 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, ids extI
 				}
 			}
 		}
-		if ids.level != 0 {
-			if ext := pkt.GetExtension(ids.level); len(ext) >= 1 {
+		if levelID != 0 {
+			if ext := pkt.GetExtension(levelID); len(ext) >= 1 {
 				r.audio.add(ext[0])
 			}
 		}

@@ -32,9 +32,7 @@ type participant struct {
 	log      *slog.Logger
 
 	pub *webrtc.PeerConnection
-	// feedback is the publisher connection's transport-wide feedback.
-	feedback *sfu.TransportFeedback
-	sub      *sfu.Subscriber
+	sub *sfu.Subscriber
 
 	mu        sync.Mutex
 	conn      *conn
@@ -70,7 +68,7 @@ func newParticipant(h *Handler, rm *room, c *token.Claims, autoSub bool, log *sl
 		pending: map[string]*livekit.TrackInfo{}, tracks: map[string]*pubTrack{}, byCID: map[string]*pubTrack{},
 	}
 	var err error
-	p.pub, p.feedback, err = h.engine.NewPublisherPC(p.onTrack)
+	p.pub, err = h.engine.NewPublisherPC(p.onTrack)
 	if err != nil {
 		return nil, fmt.Errorf("rtc: %w", err)
 	}
