@@ -100,6 +100,12 @@ func joinE2EE(ctx context.Context, l Link, creds Credentials, cfg Config, start 
 			return nil, err
 		}
 	}
+	return startWithE2EE(ctx, creds, cfg, e, start)
+}
+
+// startWithE2EE starts the media side of a bot keyed by e, whose MLS
+// connection then lives as long as the bot.
+func startWithE2EE(ctx context.Context, creds Credentials, cfg Config, e *E2EE, start time.Time) (*Bot, error) {
 	cfg.Cipher = e
 	b, err := start2(ctx, creds.URL, creds.Token, cfg, start)
 	if err != nil {

@@ -115,18 +115,7 @@ func JoinRoom(ctx context.Context, base *url.URL, roomID string, cfg Config) (*B
 		e.Close()
 		return nil, fmt.Errorf("bot: %w", session.ErrPhonesForbidden)
 	}
-	cfg.Cipher = e
-	b, err := start2(ctx, creds.URL, creds.Token, cfg, start)
-	if err != nil {
-		e.Close()
-		return nil, err
-	}
-	// The E2EE connection ends with the bot; this goroutine ends then too.
-	go func() {
-		<-b.Done()
-		e.Close()
-	}()
-	return b, nil
+	return startWithE2EE(ctx, creds, cfg, e, start)
 }
 
 // PhonesForbidden reports whether the meeting's group context forbids
