@@ -16,7 +16,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -99,7 +98,7 @@ func startClusterNode(t *testing.T, id, redisURL, tokenKey string) *clusterNode 
 	dir, cfgFile := servetest.NodeDir(t, tokenKey, servetest.NoJoinLimit)
 	args := []string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--data", dir, "--redis", redisURL,
 		"--node-id", id, "--udp-port", "0", "--tcp-port", "-1", "--no-turn", "--no-link"}
-	n := servetest.Start(t, func() *exec.Cmd { return servetest.NodeCommand(args...) }, servetest.Options{})
+	n := servetest.Start(t, servetest.NodeCommand(args...), servetest.Options{})
 	return &clusterNode{Node: n, id: id}
 }
 

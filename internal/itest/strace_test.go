@@ -179,14 +179,11 @@ func startTraced(t *testing.T, bin, id, dir string, args ...string) *tracedNode 
 	trace := filepath.Join(dir, "strace.log")
 	full := append([]string{"-f", "-qq", "--seccomp-bpf", "-v", "-s", "0", "-e", "trace=connect,sendto,sendmsg,sendmmsg",
 		"-e", "signal=none", "-o", trace, "--", bin, "serve", "--data", dir, "--no-link"}, args...)
-	newCmd := func() *exec.Cmd {
-		cmd := exec.Command(strace, full...)
-		// The serve process holds the output pipes too: Wait must not wait
-		// for it once strace is gone.
-		cmd.WaitDelay = 5 * time.Second
-		return cmd
-	}
-	node := servetest.Start(t, newCmd, servetest.Options{Admin: slices.Contains(args, "--admin-listen"), Timeout: 60 * time.Second})
+	cmd := exec.Command(strace, full...)
+	// The serve process holds the output pipes too: Wait must not wait for
+	// it once strace is gone.
+	cmd.WaitDelay = 5 * time.Second
+	node := servetest.Start(t, cmd, servetest.Options{Admin: slices.Contains(args, "--admin-listen"), Timeout: 60 * time.Second})
 	n := &tracedNode{Node: node, id: id, trace: trace, own: map[int]bool{}}
 	sampled := make(chan struct{})
 	go func() { defer close(sampled); n.sampleOwnPorts() }()

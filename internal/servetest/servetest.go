@@ -129,16 +129,15 @@ func wordAfter(line, marker string) string {
 	return ""
 }
 
-// Start starts the command newCmd returns (with Stdout and Stderr unset),
-// waits until the node prints its URLs, and kills the process when the
-// test ends. It fails the test if the node exits first or is not serving
-// within the timeout.
-func Start(t testing.TB, newCmd func() *exec.Cmd, opts Options) *Node {
+// Start starts cmd (with Stdout and Stderr unset), waits until the node
+// prints its URLs, and kills the process when the test ends. It fails the
+// test if the node exits first or is not serving within the timeout.
+func Start(t testing.TB, cmd *exec.Cmd, opts Options) *Node {
 	t.Helper()
 	if opts.Timeout == 0 {
 		opts.Timeout = 20 * time.Second
 	}
-	n, err := start(t, newCmd(), opts)
+	n, err := start(t, cmd, opts)
 	if err != nil {
 		t.Fatalf("servetest: %v\n%s", err, n.Stderr.String())
 	}

@@ -13,9 +13,7 @@ import (
 )
 
 // sh returns a command factory running script under /bin/sh.
-func sh(script string) func() *exec.Cmd {
-	return func() *exec.Cmd { return exec.Command("/bin/sh", "-c", script) }
-}
+func sh(script string) *exec.Cmd { return exec.Command("/bin/sh", "-c", script) }
 
 func TestStartWaitsForURLs(t *testing.T) {
 	cases := []struct {

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"syscall"
@@ -43,7 +42,7 @@ func startServe(t *testing.T, id, redisURL string) *node {
 	dir, cfgFile := servetest.NodeDir(t, testTokenKey, servetest.NoJoinLimit)
 	args := []string{"--config", cfgFile, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
 		"--data", dir, "--redis", redisURL, "--node-id", id, "--no-link", "--log-level", "debug", "--log-format", "json"}
-	n := servetest.Start(t, func() *exec.Cmd { return servetest.NodeCommand(args...) }, servetest.Options{Admin: true})
+	n := servetest.Start(t, servetest.NodeCommand(args...), servetest.Options{Admin: true})
 	return &node{Node: n, id: id, dir: dir}
 }
 
