@@ -5,10 +5,10 @@ package main
 import (
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"syscall/js"
 
 	"conclave/e2ee/mls"
+	"conclave/internal/jsfunc"
 )
 
 // registry holds the open groups by handle. It is owned by main and used
@@ -51,38 +51,12 @@ func jsBytes(b []byte) js.Value {
 	return a
 }
 
-// wrap turns a Go function into a JavaScript one. On failure the
-// JavaScript function returns (not throws) an Error whose message is the Go
-// error: a Go panic inside a js.Func would stop the whole module, so errors
-// and panics are both turned into values. Callers check instanceof Error.
-func wrap(f func(args []js.Value) (any, error)) js.Func {
-	return js.FuncOf(func(_ js.Value, args []js.Value) (result any) {
-		defer func() {
-			if p := recover(); p != nil {
-				result = js.Global().Get("Error").New(fmt.Sprint("mls wasm: internal error: ", p))
-			}
-		}()
-		out, err := f(args)
-		if err != nil {
-			return js.Global().Get("Error").New(err.Error())
-		}
-		return out
-	})
-}
-
-func arg(args []js.Value, i int) js.Value {
-	if i < len(args) {
-		return args[i]
-	}
-	return js.Undefined()
-}
-
 func main() {
 	r := &registry{groups: map[int]*mls.Group{}, cfg: mls.Config{ExternalProposals: mls.AllowExternalRemoveOnly}}
 	api := map[string]any{
 		// generateSignatureKey(suite) -> Uint8Array private key
-		"generateSignatureKey": wrap(func(a []js.Value) (any, error) {
-			k, err := mls.GenerateSignatureKey(mls.CipherSuite(arg(a, 0).Int()), rand.Reader)
+		"generateSignatureKey": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			k, err := mls.GenerateSignatureKey(mls.CipherSuite(jsfunc.Arg(a, 0).Int()), rand.Reader)
 			if err != nil {
 				return nil, err
 			}
@@ -90,13 +64,13 @@ func main() {
 			return jsBytes(b), err
 		}),
 		// keyPackage(suite, identity Uint8Array, signatureKey) -> {keyPackage, bundle, ref}
-		"keyPackage": wrap(func(a []js.Value) (any, error) {
-			cs := mls.CipherSuite(arg(a, 0).Int())
-			sk, err := mls.ParseSignatureKey(cs, bytesOf(arg(a, 2)))
+		"keyPackage": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			cs := mls.CipherSuite(jsfunc.Arg(a, 0).Int())
+			sk, err := mls.ParseSignatureKey(cs, bytesOf(jsfunc.Arg(a, 2)))
 			if err != nil {
 				return nil, err
 			}
-			b, err := mls.NewKeyPackage(mls.KeyPackageOptions{CipherSuite: cs, Credential: mls.BasicCredential(bytesOf(arg(a, 1))), SignatureKey: sk}, r.cfg)
+			b, err := mls.NewKeyPackage(mls.KeyPackageOptions{CipherSuite: cs, Credential: mls.BasicCredential(bytesOf(jsfunc.Arg(a, 1))), SignatureKey: sk}, r.cfg)
 			if err != nil {
 				return nil, err
 			}
@@ -107,14 +81,14 @@ func main() {
 			return map[string]any{"keyPackage": jsBytes(b.KeyPackage().Bytes()), "bundle": jsBytes(saved), "ref": jsBytes(b.KeyPackage().Ref())}, nil
 		}),
 		// createGroup(groupID, bundle, externalSenderKeys? [Uint8Array], externalSenderNames? [Uint8Array]) -> handle
-		"createGroup": wrap(func(a []js.Value) (any, error) {
-			b, err := mls.UnmarshalKeyPackageBundle(bytesOf(arg(a, 1)))
+		"createGroup": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			b, err := mls.UnmarshalKeyPackageBundle(bytesOf(jsfunc.Arg(a, 1)))
 			if err != nil {
 				return nil, err
 			}
 			var opts mls.GroupOptions
-			if keys := arg(a, 2); !keys.IsUndefined() && !keys.IsNull() {
-				names := arg(a, 3)
+			if keys := jsfunc.Arg(a, 2); !keys.IsUndefined() && !keys.IsNull() {
+				names := jsfunc.Arg(a, 3)
 				var ks [][]byte
 				var cs []mls.Credential
 				for i := 0; i < keys.Length(); i++ {
@@ -127,20 +101,20 @@ func main() {
 				}
 				opts.Extensions = append(opts.Extensions, ext)
 			}
-			g, err := mls.CreateGroup(bytesOf(arg(a, 0)), b, opts, r.cfg)
+			g, err := mls.CreateGroup(bytesOf(jsfunc.Arg(a, 0)), b, opts, r.cfg)
 			if err != nil {
 				return nil, err
 			}
 			return r.add(g), nil
 		}),
 		// commit(handle, addKeyPackages [Uint8Array], removeLeaves [number]) -> {commit, welcome}
-		"commit": wrap(func(a []js.Value) (any, error) {
-			g, err := r.get(arg(a, 0))
+		"commit": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
 			var opts mls.CommitOptions
-			if adds := arg(a, 1); !adds.IsUndefined() && !adds.IsNull() {
+			if adds := jsfunc.Arg(a, 1); !adds.IsUndefined() && !adds.IsNull() {
 				for i := 0; i < adds.Length(); i++ {
 					kp, err := mls.ParseKeyPackage(bytesOf(adds.Index(i)))
 					if err != nil {
@@ -149,7 +123,7 @@ func main() {
 					opts.Add = append(opts.Add, kp)
 				}
 			}
-			if rm := arg(a, 2); !rm.IsUndefined() && !rm.IsNull() {
+			if rm := jsfunc.Arg(a, 2); !rm.IsUndefined() && !rm.IsNull() {
 				for i := 0; i < rm.Length(); i++ {
 					opts.Remove = append(opts.Remove, uint32(rm.Index(i).Int()))
 				}
@@ -160,16 +134,16 @@ func main() {
 			}
 			return map[string]any{"commit": jsBytes(res.Commit), "welcome": jsBytes(res.Welcome)}, nil
 		}),
-		"mergePendingCommit": wrap(func(a []js.Value) (any, error) {
-			g, err := r.get(arg(a, 0))
+		"mergePendingCommit": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
 			_, err = g.MergePendingCommit()
 			return g.Epoch(), err
 		}),
-		"discardPendingCommit": wrap(func(a []js.Value) (any, error) {
-			g, err := r.get(arg(a, 0))
+		"discardPendingCommit": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
@@ -177,12 +151,12 @@ func main() {
 			return nil, nil
 		}),
 		// processMessage(handle, message) -> {type, senderType, sender, epoch, applicationData?, commit?}
-		"processMessage": wrap(func(a []js.Value) (any, error) {
-			g, err := r.get(arg(a, 0))
+		"processMessage": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
-			m, err := g.ProcessMessage(bytesOf(arg(a, 1)))
+			m, err := g.ProcessMessage(bytesOf(jsfunc.Arg(a, 1)))
 			if err != nil {
 				return nil, err
 			}
@@ -198,45 +172,45 @@ func main() {
 			}
 			return out, nil
 		}),
-		"seal": wrap(func(a []js.Value) (any, error) {
-			g, err := r.get(arg(a, 0))
+		"seal": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
-			ct, err := g.Seal(bytesOf(arg(a, 1)), bytesOf(arg(a, 2)))
+			ct, err := g.Seal(bytesOf(jsfunc.Arg(a, 1)), bytesOf(jsfunc.Arg(a, 2)))
 			return jsBytes(ct), err
 		}),
 		// joinFromWelcome(welcome, bundle, ratchetTree?) -> handle
-		"joinFromWelcome": wrap(func(a []js.Value) (any, error) {
-			b, err := mls.UnmarshalKeyPackageBundle(bytesOf(arg(a, 1)))
+		"joinFromWelcome": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			b, err := mls.UnmarshalKeyPackageBundle(bytesOf(jsfunc.Arg(a, 1)))
 			if err != nil {
 				return nil, err
 			}
-			g, err := mls.JoinFromWelcome(bytesOf(arg(a, 0)), b, mls.JoinOptions{RatchetTree: bytesOf(arg(a, 2))}, r.cfg)
+			g, err := mls.JoinFromWelcome(bytesOf(jsfunc.Arg(a, 0)), b, mls.JoinOptions{RatchetTree: bytesOf(jsfunc.Arg(a, 2))}, r.cfg)
 			if err != nil {
 				return nil, err
 			}
 			return r.add(g), nil
 		}),
 		// joinExternal(groupInfo, bundle, oldLeaf? number) -> {handle, commit}
-		"joinExternal": wrap(func(a []js.Value) (any, error) {
-			b, err := mls.UnmarshalKeyPackageBundle(bytesOf(arg(a, 1)))
+		"joinExternal": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			b, err := mls.UnmarshalKeyPackageBundle(bytesOf(jsfunc.Arg(a, 1)))
 			if err != nil {
 				return nil, err
 			}
 			opts := mls.ExternalJoinOptions{}
-			if old := arg(a, 2); old.Type() == js.TypeNumber {
+			if old := jsfunc.Arg(a, 2); old.Type() == js.TypeNumber {
 				opts.Resync, opts.OldLeaf = true, uint32(old.Int())
 			}
-			g, msg, err := mls.JoinExternal(bytesOf(arg(a, 0)), b, opts, r.cfg)
+			g, msg, err := mls.JoinExternal(bytesOf(jsfunc.Arg(a, 0)), b, opts, r.cfg)
 			if err != nil {
 				return nil, err
 			}
 			return map[string]any{"handle": r.add(g), "commit": jsBytes(msg)}, nil
 		}),
 		// groupInfo(handle) -> GroupInfo with ratchet tree and external_pub
-		"groupInfo": wrap(func(a []js.Value) (any, error) {
-			g, err := r.get(arg(a, 0))
+		"groupInfo": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
@@ -244,31 +218,31 @@ func main() {
 			return jsBytes(gi), err
 		}),
 		// exportSecret(handle, label string, context Uint8Array, length) -> Uint8Array
-		"exportSecret": wrap(func(a []js.Value) (any, error) {
-			g, err := r.get(arg(a, 0))
+		"exportSecret": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
-			out, err := g.Export(arg(a, 1).String(), bytesOf(arg(a, 2)), arg(a, 3).Int())
+			out, err := g.Export(jsfunc.Arg(a, 1).String(), bytesOf(jsfunc.Arg(a, 2)), jsfunc.Arg(a, 3).Int())
 			return jsBytes(out), err
 		}),
-		"epochAuthenticator": wrap(func(a []js.Value) (any, error) {
-			g, err := r.get(arg(a, 0))
+		"epochAuthenticator": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
 			return jsBytes(g.EpochAuthenticator()), nil
 		}),
-		"epoch": wrap(func(a []js.Value) (any, error) {
-			g, err := r.get(arg(a, 0))
+		"epoch": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
 			return float64(g.Epoch()), nil
 		}),
 		// roster(handle) -> [{leaf, identity, signatureKey}]
-		"roster": wrap(func(a []js.Value) (any, error) {
-			g, err := r.get(arg(a, 0))
+		"roster": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
@@ -278,30 +252,30 @@ func main() {
 			}
 			return out, nil
 		}),
-		"ownLeaf": wrap(func(a []js.Value) (any, error) {
-			g, err := r.get(arg(a, 0))
+		"ownLeaf": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
 			return g.OwnLeaf(), nil
 		}),
-		"save": wrap(func(a []js.Value) (any, error) {
-			g, err := r.get(arg(a, 0))
+		"save": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
 			b, err := g.MarshalBinary()
 			return jsBytes(b), err
 		}),
-		"load": wrap(func(a []js.Value) (any, error) {
-			g, err := mls.LoadGroup(bytesOf(arg(a, 0)), r.cfg)
+		"load": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			g, err := mls.LoadGroup(bytesOf(jsfunc.Arg(a, 0)), r.cfg)
 			if err != nil {
 				return nil, err
 			}
 			return r.add(g), nil
 		}),
-		"close": wrap(func(a []js.Value) (any, error) {
-			delete(r.groups, arg(a, 0).Int())
+		"close": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
+			delete(r.groups, jsfunc.Arg(a, 0).Int())
 			return nil, nil
 		}),
 	}

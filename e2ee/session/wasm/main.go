@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"conclave/e2ee/session"
+	"conclave/internal/jsfunc"
 )
 
 // registry holds the open sessions by handle. It is owned by main and used
@@ -65,30 +66,6 @@ func timeOf(v js.Value) (time.Time, error) {
 		return time.Time{}, errors.New("session wasm: time is not a number of milliseconds")
 	}
 	return time.UnixMilli(int64(v.Float())), nil
-}
-
-// wrap turns a Go function into a JavaScript one that returns an Error
-// value instead of throwing, and turns a Go panic into one too.
-func wrap(f func(args []js.Value) (any, error)) js.Func {
-	return js.FuncOf(func(_ js.Value, args []js.Value) (result any) {
-		defer func() {
-			if p := recover(); p != nil {
-				result = js.Global().Get("Error").New(fmt.Sprint("session wasm: internal error: ", p))
-			}
-		}()
-		out, err := f(args)
-		if err != nil {
-			return js.Global().Get("Error").New(err.Error())
-		}
-		return out
-	})
-}
-
-func arg(args []js.Value, i int) js.Value {
-	if i < len(args) {
-		return args[i]
-	}
-	return js.Undefined()
 }
 
 var kinds = map[string]session.Kind{"browser": session.KindBrowser, "bot": session.KindBot, "phone": session.KindPhone}
@@ -215,8 +192,8 @@ func output(o session.Output, err error) map[string]any {
 func main() {
 	r := &registry{sessions: map[int]*session.Session{}}
 	withSession := func(f func(s *session.Session, a []js.Value) (any, error)) js.Func {
-		return wrap(func(a []js.Value) (any, error) {
-			s, err := r.get(arg(a, 0))
+		return jsfunc.Wrap("session wasm", func(a []js.Value) (any, error) {
+			s, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
@@ -224,8 +201,8 @@ func main() {
 		})
 	}
 	api := map[string]any{
-		"create": wrap(func(a []js.Value) (any, error) {
-			cfg, err := config(arg(a, 0))
+		"create": jsfunc.Wrap("session wasm", func(a []js.Value) (any, error) {
+			cfg, err := config(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
@@ -235,37 +212,37 @@ func main() {
 			}
 			return r.add(s), nil
 		}),
-		"restore": wrap(func(a []js.Value) (any, error) {
-			cfg, err := config(arg(a, 0))
+		"restore": jsfunc.Wrap("session wasm", func(a []js.Value) (any, error) {
+			cfg, err := config(jsfunc.Arg(a, 0))
 			if err != nil {
 				return nil, err
 			}
-			now, err := timeOf(arg(a, 2))
+			now, err := timeOf(jsfunc.Arg(a, 2))
 			if err != nil {
 				return nil, err
 			}
-			s, err := session.Restore(cfg, bytesOf(arg(a, 1)), now)
+			s, err := session.Restore(cfg, bytesOf(jsfunc.Arg(a, 1)), now)
 			if err != nil {
 				return nil, err
 			}
 			return r.add(s), nil
 		}),
 		"start": withSession(func(s *session.Session, a []js.Value) (any, error) {
-			now, err := timeOf(arg(a, 1))
+			now, err := timeOf(jsfunc.Arg(a, 1))
 			if err != nil {
 				return nil, err
 			}
 			return output(s.Start(now), nil), nil
 		}),
 		"handle": withSession(func(s *session.Session, a []js.Value) (any, error) {
-			now, err := timeOf(arg(a, 2))
+			now, err := timeOf(jsfunc.Arg(a, 2))
 			if err != nil {
 				return nil, err
 			}
-			return output(s.Handle(bytesOf(arg(a, 1)), now)), nil
+			return output(s.Handle(bytesOf(jsfunc.Arg(a, 1)), now)), nil
 		}),
 		"tick": withSession(func(s *session.Session, a []js.Value) (any, error) {
-			now, err := timeOf(arg(a, 1))
+			now, err := timeOf(jsfunc.Arg(a, 1))
 			if err != nil {
 				return nil, err
 			}
@@ -279,26 +256,26 @@ func main() {
 			return float64(d.UnixMilli()), nil
 		}),
 		"admit": withSession(func(s *session.Session, a []js.Value) (any, error) {
-			now, err := timeOf(arg(a, 2))
+			now, err := timeOf(jsfunc.Arg(a, 2))
 			if err != nil {
 				return nil, err
 			}
-			return output(s.Admit(bytesOf(arg(a, 1)), now)), nil
+			return output(s.Admit(bytesOf(jsfunc.Arg(a, 1)), now)), nil
 		}),
 		"refuse": withSession(func(s *session.Session, a []js.Value) (any, error) {
-			return output(s.Refuse(bytesOf(arg(a, 1)))), nil
+			return output(s.Refuse(bytesOf(jsfunc.Arg(a, 1)))), nil
 		}),
 		"sendChat": withSession(func(s *session.Session, a []js.Value) (any, error) {
-			if arg(a, 1).Type() != js.TypeString {
+			if jsfunc.Arg(a, 1).Type() != js.TypeString {
 				return nil, errors.New("session wasm: chat text is not a string")
 			}
-			return output(s.SendChat(arg(a, 1).String())), nil
+			return output(s.SendChat(jsfunc.Arg(a, 1).String())), nil
 		}),
 		"sendStatus": withSession(func(s *session.Session, a []js.Value) (any, error) {
-			if arg(a, 1).Type() != js.TypeString || arg(a, 2).Type() != js.TypeBoolean {
+			if jsfunc.Arg(a, 1).Type() != js.TypeString || jsfunc.Arg(a, 2).Type() != js.TypeBoolean {
 				return nil, errors.New("session wasm: sendStatus(handle, kind string, on boolean)")
 			}
-			return output(s.SendStatus(session.StatusKind(arg(a, 1).String()), arg(a, 2).Bool())), nil
+			return output(s.SendStatus(session.StatusKind(jsfunc.Arg(a, 1).String()), jsfunc.Arg(a, 2).Bool())), nil
 		}),
 		"phonesForbidden": withSession(func(s *session.Session, _ []js.Value) (any, error) {
 			return s.PhonesForbidden(), nil
@@ -311,9 +288,9 @@ func main() {
 			defer clear(b)
 			return jsBytes(b), nil
 		}),
-		"close": wrap(func(a []js.Value) (any, error) {
-			if arg(a, 0).Type() == js.TypeNumber {
-				delete(r.sessions, arg(a, 0).Int())
+		"close": jsfunc.Wrap("session wasm", func(a []js.Value) (any, error) {
+			if jsfunc.Arg(a, 0).Type() == js.TypeNumber {
+				delete(r.sessions, jsfunc.Arg(a, 0).Int())
 			}
 			return nil, nil
 		}),
