@@ -16,6 +16,7 @@ import (
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
+	"conclave/sfu/sockbatch"
 	"conclave/sfu/turn"
 )
 
@@ -56,6 +57,7 @@ type Engine struct {
 	cfg     Config
 	log     *slog.Logger
 	udp     net.PacketConn
+	batch   *sockbatch.Conn // udp, when it is a UDP socket (always, outside tests)
 	tcp     net.Listener
 	udpMux  ice.UDPMux
 	tcpMux  ice.TCPMux
@@ -94,6 +96,11 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 		// The kernel caps the size at net.core.rmem_max / wmem_max.
 		_ = uc.SetReadBuffer(udpSocketBuffer)
 		_ = uc.SetWriteBuffer(udpSocketBuffer)
+		// Forwarding loops hold it around each fan-out (Batcher), so a
+		// packet's copies leave in one sendmmsg.
+		e.batch = sockbatch.New(uc)
+		udp = e.batch
+		e.udp = udp
 	}
 	logs := pionLogs{log: e.log}
 	e.udpMux = ice.NewUDPMuxDefault(ice.UDPMuxParams{UDPConn: udp, Logger: logs.NewLogger("udpmux")})
@@ -261,6 +268,27 @@ func (e *Engine) closePorts() error {
 		return fmt.Errorf("sfu: close: %w", err)
 	}
 	return nil
+}
+
+// Batcher gathers the UDP writes between Hold and Release into one system
+// call (package sockbatch). Nil when the engine has no UDP socket of its
+// own.
+func (e *Engine) Batcher() Batcher {
+	if e.batch == nil {
+		return nil
+	}
+	return e.batch
+}
+
+// UDPSends returns the system calls that sent datagrams on the UDP socket
+// and the datagrams they sent: more datagrams than calls is the batching
+// at work.
+func (e *Engine) UDPSends() (calls, datagrams uint64) {
+	if e.batch == nil {
+		return 0, 0
+	}
+	st := e.batch.Stats()
+	return st.Calls.Load(), st.Packets.Load()
 }
 
 // MaxTracksPerPublisher is the configured per-participant track limit.

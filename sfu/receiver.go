@@ -64,6 +64,15 @@ type ReceiverConfig struct {
 	// Stats, if set, counts this track's packets, bytes and loss (usually
 	// Engine.Stats()).
 	Stats *Stats
+	// Batch, if set, is held around each packet's fan-out so that its
+	// copies leave in one system call (usually Engine.Batcher()).
+	Batch Batcher
+}
+
+// Batcher gathers the writes made between Hold and Release.
+type Batcher interface {
+	Hold()
+	Release()
 }
 
 // Receiver is a published track: up to three incoming layers, fanned out to
@@ -228,16 +237,26 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, levelID 
 		if video {
 			p.Keyframe = vp8.IsKeyframe(p.Payload)
 		}
-		var queued *Packet
-		for _, d := range *r.fan.Load() {
-			if d.forwardDirect(&p) {
-				continue
-			}
-			if queued == nil {
-				queued = p.clone()
-			}
-			d.enqueue(queued)
+		r.fanOut(&p)
+	}
+}
+
+// fanOut hands p to every down track: at once where it can, else queued
+// (one copy for all the queues).
+func (r *Receiver) fanOut(p *Packet) {
+	if b := r.cfg.Batch; b != nil {
+		b.Hold()
+		defer b.Release()
+	}
+	var queued *Packet
+	for _, d := range *r.fan.Load() {
+		if d.forwardDirect(p) {
+			continue
 		}
+		if queued == nil {
+			queued = p.clone()
+		}
+		d.enqueue(queued)
 	}
 }
 

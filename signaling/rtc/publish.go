@@ -129,7 +129,7 @@ func (p *participant) onTrack(track *webrtc.TrackRemote, recv *webrtc.RTPReceive
 		info.Mid = midOf(p.pub, recv)
 		r := sfu.NewReceiver(sfu.ReceiverConfig{
 			TrackID: info.Sid, Kind: track.Kind(), WriteRTCP: p.pub.WriteRTCP, Layers: layers,
-			Observe: p.h.engine.Observer(), Stats: p.h.engine.Stats(),
+			Observe: p.h.engine.Observer(), Stats: p.h.engine.Stats(), Batch: p.h.engine.Batcher(),
 		}, codec, p.log)
 		t = &pubTrack{info: info, recv: r}
 		p.byCID[cid] = t

@@ -76,4 +76,13 @@ func TestPublishSubscribe(t *testing.T) {
 	c := dial(t, s, "P_carol")
 	received(t, c, video.Sid, 30)
 	received(t, c, audio.Sid, 30)
+
+	// With two subscribers, each packet's two copies leave in one
+	// system call (sfu/sockbatch): fewer calls than datagrams.
+	calls0, sent0 := s.Engine.UDPSends()
+	received(t, c, video.Sid, c.Received()[video.Sid].Packets+60)
+	calls, sent := s.Engine.UDPSends()
+	if calls -= calls0; sent-sent0 < 100 || float64(sent-sent0) < 1.5*float64(calls) {
+		t.Fatalf("%d datagrams in %d system calls: the fan-out was not batched", sent-sent0, calls)
+	}
 }
