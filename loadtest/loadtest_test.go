@@ -283,11 +283,11 @@ func TestRunRefusesBadOptions(t *testing.T) {
 
 func TestProcParsers(t *testing.T) {
 	stat := []byte("1234 (conclave (x) y) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 12 0 100 0 0")
-	cpu, err := parseStatCPU(stat)
-	if err != nil || cpu != 3*time.Second {
-		t.Fatalf("parseStatCPU = %v, %v; want 3s (300 ticks)", cpu, err)
+	user, cpu, err := parseStatCPU(stat)
+	if err != nil || cpu != 3*time.Second || user != 2500*time.Millisecond {
+		t.Fatalf("parseStatCPU = %v, %v, %v; want 2.5s user of 3s (250+50 ticks)", user, cpu, err)
 	}
-	if _, err := parseStatCPU([]byte("garbage")); err == nil {
+	if _, _, err := parseStatCPU([]byte("garbage")); err == nil {
 		t.Error("parseStatCPU accepted garbage")
 	}
 	rss, err := parseStatusRSS([]byte("Name:\tconclave\nVmRSS:\t  2048 kB\nThreads:\t9\n"))

@@ -39,6 +39,7 @@ var metrics = []metric{
 	{"forwarded packets/s", "", +1, func(r *Result) float64 { return r.ForwardedPacketsPerSecond }, "%.0f", nil, false},
 	{"forwarded Mbit/s", "", +1, func(r *Result) float64 { return r.ForwardedBitsPerSecond / 1e6 }, "%.1f", nil, false},
 	{"forwarded packets per CPU-second", "", +1, func(r *Result) float64 { return r.ForwardedPacketsPerCPUSecond }, "%.0f", nil, false},
+	{"forwarded packets per user-space CPU-second", "", +1, func(r *Result) float64 { return r.ForwardedPacketsPerUserCPUSecond }, "%.0f", nil, false},
 	{"server CPU-s per million packets", "s", -1, func(r *Result) float64 { return r.CPUSecondsPerMillionPackets }, "%.1f", nil, false},
 	{"server CPU", "cores", -1, func(r *Result) float64 { return r.ServerCPUCores }, "%.2f", nil, false},
 	{"server RSS per participant", "MiB", -1, func(r *Result) float64 { return r.RSSPerParticipantBytes / (1 << 20) }, "%.1f", nil, false},

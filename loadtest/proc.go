@@ -21,9 +21,10 @@ const clockTicks = 100
 
 // procSample is a process's cumulative CPU time and current resident set.
 type procSample struct {
-	at  time.Time
-	cpu time.Duration // user + system
-	rss uint64        // bytes
+	at   time.Time
+	cpu  time.Duration // user + system
+	user time.Duration // user only: the server's own code, not the kernel's work for it
+	rss  uint64        // bytes
 }
 
 // readProc samples /proc/PID/stat and /proc/PID/status (proc(5)).
@@ -33,11 +34,10 @@ func readProc(pid int) (procSample, error) {
 	if err != nil {
 		return s, fmt.Errorf("%w %d: %w", ErrNoProcess, pid, err)
 	}
-	cpu, err := parseStatCPU(stat)
+	s.user, s.cpu, err = parseStatCPU(stat)
 	if err != nil {
 		return s, fmt.Errorf("%w %d: %w", ErrNoProcess, pid, err)
 	}
-	s.cpu = cpu
 	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		return s, fmt.Errorf("%w %d: %w", ErrNoProcess, pid, err)
@@ -48,25 +48,26 @@ func readProc(pid int) (procSample, error) {
 	return s, nil
 }
 
-// parseStatCPU returns utime + stime (fields 14 and 15 of proc(5)) from the
-// contents of /proc/PID/stat. The command name (field 2) may hold spaces and
-// parentheses, so fields are counted after its last ')'.
-func parseStatCPU(stat []byte) (time.Duration, error) {
+// parseStatCPU returns utime and utime + stime (fields 14 and 15 of
+// proc(5)) from the contents of /proc/PID/stat. The command name (field 2)
+// may hold spaces and parentheses, so fields are counted after its last ')'.
+func parseStatCPU(stat []byte) (user, total time.Duration, err error) {
 	i := bytes.LastIndexByte(stat, ')')
 	if i < 0 {
-		return 0, errors.New("malformed stat")
+		return 0, 0, errors.New("malformed stat")
 	}
 	f := strings.Fields(string(stat[i+1:]))
 	// f[0] is field 3 (state): utime is field 14, stime field 15.
 	if len(f) < 13 {
-		return 0, errors.New("short stat")
+		return 0, 0, errors.New("short stat")
 	}
 	ut, err1 := strconv.ParseUint(f[11], 10, 64)
 	st, err2 := strconv.ParseUint(f[12], 10, 64)
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("stat cpu fields: %w", err)
+		return 0, 0, fmt.Errorf("stat cpu fields: %w", err)
 	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
+	tick := func(n uint64) time.Duration { return time.Duration(n) * time.Second / clockTicks }
+	return tick(ut), tick(ut + st), nil
 }
 
 // parseStatusRSS returns VmRSS from /proc/PID/status, in bytes.

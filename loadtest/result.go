@@ -34,10 +34,16 @@ type Result struct {
 	ServerCPUSeconds             float64 `json:"server_cpu_seconds"`
 	ServerCPUCores               float64 `json:"server_cpu_cores"`
 	ForwardedPacketsPerCPUSecond float64 `json:"forwarded_packets_per_cpu_second"`
-	CPUSecondsPerMillionPackets  float64 `json:"cpu_seconds_per_million_packets"`
-	ServerRSSBytes               uint64  `json:"server_rss_bytes"`
-	ServerRSSBaselineBytes       uint64  `json:"server_rss_baseline_bytes"`
-	RSSPerParticipantBytes       float64 `json:"rss_per_participant_bytes"`
+	// ServerUserCPUSeconds is the part of ServerCPUSeconds spent in the
+	// server's own code; the rest is the kernel's (on loopback that
+	// includes delivering each datagram into the receiver's socket, the
+	// same work for any server).
+	ServerUserCPUSeconds             float64 `json:"server_user_cpu_seconds"`
+	ForwardedPacketsPerUserCPUSecond float64 `json:"forwarded_packets_per_user_cpu_second"`
+	CPUSecondsPerMillionPackets      float64 `json:"cpu_seconds_per_million_packets"`
+	ServerRSSBytes                   uint64  `json:"server_rss_bytes"`
+	ServerRSSBaselineBytes           uint64  `json:"server_rss_baseline_bytes"`
+	RSSPerParticipantBytes           float64 `json:"rss_per_participant_bytes"`
 
 	// Media quality, over the window.
 	FramesDecrypted uint64  `json:"frames_decrypted"`

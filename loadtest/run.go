@@ -430,6 +430,11 @@ func (r *runner) run() (*Result, error) {
 		if cpu > 0 {
 			res.ForwardedPacketsPerCPUSecond = float64(pk) / cpu
 		}
+		user := (s1.user - s0.user).Seconds()
+		res.ServerUserCPUSeconds = user
+		if user > 0 {
+			res.ForwardedPacketsPerUserCPUSecond = float64(pk) / user
+		}
 		if pk > 0 {
 			res.CPUSecondsPerMillionPackets = cpu / float64(pk) * 1e6
 		}
