@@ -214,6 +214,7 @@ func (g *Group) commitList(list []resolvedProposal, refs [][]byte, inline []*pro
 	if err := w.installEpoch(ep, ac.auth.confirmationTag); err != nil {
 		return nil, err
 	}
+	w.pushPast(g)
 	if a.reinit != nil {
 		w.reinit = a.reinit
 	}
@@ -245,7 +246,7 @@ func (g *Group) MergePendingCommit() (*Received, error) {
 		return nil, fmt.Errorf("mls: no pending commit")
 	}
 	p := g.pending
-	*g = *p.next
+	g.adopt(p.next)
 	return &Received{Type: ContentCommit, Sender: Sender{Type: SenderMember, Index: uint32(g.own)},
 		Epoch: p.summary.NewEpoch - 1, Commit: p.summary}, nil
 }

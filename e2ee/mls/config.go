@@ -41,6 +41,16 @@ type Config struct {
 	// ResumptionEpochs is how many past epochs' resumption PSKs are kept
 	// (RFC 9420, Section 8.6); zero means 4.
 	ResumptionEpochs int
+	// PastEpochs is how many past epochs are kept to open application
+	// messages sealed in them but delivered after the commit that ended
+	// them (RFC 9420, Sections 9.2 and 15.3): their sender_data_secret,
+	// secret tree and membership, never a secret that derives another
+	// epoch. Only application messages are accepted from them; proposals
+	// and commits of a past epoch still fail with ErrWrongEpoch. Zero means
+	// DefaultPastEpochs; a negative value keeps none. Past epochs are not
+	// saved by MarshalBinary and are deleted when a commit removes this
+	// member.
+	PastEpochs int
 	// OutOfOrder is how many message keys per sender may be skipped and
 	// kept for late messages, and how far ahead a generation may be
 	// (RFC 9420, Section 9.2); zero means the keyschedule default.

@@ -95,6 +95,17 @@
 //     resumption PSK fails with ErrMissingPSK.
 //   - Out-of-order messages (9.2): a ratchet may jump Config.OutOfOrder
 //     generations ahead and keeps 128 skipped keys.
+//   - Late application messages (9.2, 15.3): the delivery service orders
+//     a commit before a chat message sealed just before it, so the group
+//     keeps the last Config.PastEpochs epochs (DefaultPastEpochs, 2) to
+//     open application messages of those epochs: their sender_data_secret,
+//     secret tree and membership, never init_secret, path keys or other
+//     epoch secrets. The sender must have been a member in that epoch and
+//     its signature is checked over that epoch's GroupContext; Received.Late
+//     and Received.Epoch report it. Proposals and commits of past epochs
+//     still fail with ErrWrongEpoch (12.4.2). Past epochs are wiped when
+//     they leave the window, when a commit removes this member, and on
+//     ForgetPastEpochs; saved state does not keep them.
 //   - Saved state (LoadGroup, MarshalBinary) is this package's own,
 //     versioned format. It keeps the epoch's secrets and exactly the secret
 //     tree's unconsumed secrets, never encryption_secret (9.2); a pending

@@ -31,7 +31,10 @@ type Group struct {
 	pending    *pendingCommit
 	resumption []resumptionPSK
 	reinit     *reInit // set once a commit with ReInit is applied (Section 12.4.2)
-	removed    bool    // a commit removed this member
+	// past holds the kept past epochs, oldest first, for late application
+	// messages (Config.PastEpochs); not saved by MarshalBinary.
+	past    []*pastEpoch
+	removed bool // a commit removed this member
 	// updateKey is the private key of this member's proposed Update,
 	// installed if a commit applies it.
 	updateKey *ciphersuite.HPKEPrivateKey
@@ -187,6 +190,7 @@ func (g *Group) clone() *Group {
 	c.keys = g.keys.clone()
 	c.proposals = append([]cachedProposal(nil), g.proposals...)
 	c.resumption = append([]resumptionPSK(nil), g.resumption...)
+	c.past = append([]*pastEpoch(nil), g.past...)
 	return &c
 }
 

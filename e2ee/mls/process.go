@@ -3,6 +3,7 @@ package mls
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"conclave/e2ee/mls/internal/tls"
@@ -20,9 +21,17 @@ type Sender struct {
 
 // Received is what ProcessMessage learned from a message.
 type Received struct {
-	Type              ContentType
-	Sender            Sender
-	Epoch             uint64 // the epoch the message was sent in
+	Type   ContentType
+	Sender Sender
+	Epoch  uint64 // the epoch the message was sent in
+	// Late reports an application message sealed in a past epoch that
+	// this member keeps for late messages (Config.PastEpochs; RFC 9420,
+	// Section 15.3): Epoch is older than the group's current epoch.
+	Late bool
+	// From is the sending member as of Epoch (its leaf, credential and
+	// signature key), for a member sender; nil otherwise. For a late
+	// message its leaf may hold another member, or none, by now.
+	From              *Member
 	AuthenticatedData []byte
 	// ApplicationData is the plaintext of an application message.
 	ApplicationData []byte
@@ -64,7 +73,11 @@ func (g *Group) ProcessMessage(data []byte) (*Received, error) {
 	}
 	var out *Received
 	err := g.unprotect(&m, func(ac *authenticatedContent) error {
+		from := g.senderMember(&ac.content) // before a commit changes the tree
 		r, err := g.handle(ac)
+		if r != nil {
+			r.From = from
+		}
 		out = r
 		return err
 	})
@@ -165,9 +178,12 @@ type authOnly struct{ ac *authenticatedContent }
 func (a authOnly) marshal(w *tls.Writer) { a.ac.auth.marshal(w, a.ac.content.contentType) }
 
 // unprotectPrivate decrypts and authenticates a PrivateMessage (RFC 9420,
-// Section 6.3).
+// Section 6.3). Application messages of a kept past epoch are opened with
+// that epoch's keys (unprotectPast).
 func (g *Group) unprotectPrivate(pm *privateMessage, then func(*authenticatedContent) error) error {
-	if err := g.checkHeader(pm.groupID, pm.epoch); err != nil {
+	if err := g.checkHeader(pm.groupID, pm.epoch); errors.Is(err, ErrWrongEpoch) {
+		return g.unprotectPast(pm, then)
+	} else if err != nil {
 		return err
 	}
 	sd, err := decryptSenderData(g.suite, g.epoch.SenderDataSecret, pm)
@@ -193,7 +209,7 @@ func (g *Group) unprotectPrivate(pm *privateMessage, then func(*authenticatedCon
 func (g *Group) handle(ac *authenticatedContent) (*Received, error) {
 	c := &ac.content
 	r := &Received{Type: c.contentType, Sender: Sender{Type: c.sender.typ, Index: c.sender.index},
-		Epoch: c.epoch, AuthenticatedData: c.authenticatedData}
+		Epoch: c.epoch, Late: c.epoch != g.ctx.epoch, AuthenticatedData: c.authenticatedData}
 	switch c.contentType {
 	case ContentApplication:
 		r.ApplicationData = c.applicationData
@@ -216,7 +232,7 @@ func (g *Group) handle(ac *authenticatedContent) (*Received, error) {
 		if err != nil {
 			return nil, err
 		}
-		*g = *next
+		g.adopt(next)
 		r.Commit = sum
 		return r, nil
 	}
@@ -290,8 +306,10 @@ func (g *Group) processCommit(ac *authenticatedContent) (*Group, *CommitSummary,
 	}
 	if sum.SelfRemoved {
 		// Section 12.4.2: the removed member cannot follow the group any
-		// more; it keeps nothing but the knowledge that it was removed.
+		// more; it keeps nothing but the knowledge that it was removed,
+		// not even the past epochs kept for late messages.
 		w.removed = true
+		w.past = nil
 		return w, sum, nil
 	}
 
@@ -347,6 +365,7 @@ func (g *Group) processCommit(ac *authenticatedContent) (*Group, *CommitSummary,
 	if err := w.installEpoch(ep, ac.auth.confirmationTag); err != nil {
 		return nil, nil, err
 	}
+	w.pushPast(g)
 	if a.reinit != nil {
 		w.reinit = a.reinit
 		sum.ReInit = true

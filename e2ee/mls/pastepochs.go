@@ -1,0 +1,196 @@
+package mls
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"conclave/e2ee/mls/keyschedule"
+	tm "conclave/e2ee/mls/treemath"
+)
+
+// DefaultPastEpochs is how many past epochs a group keeps for late
+// application messages when Config.PastEpochs is zero.
+const DefaultPastEpochs = 2
+
+// pastEpoch is what a member keeps of an epoch it has left, so that
+// application messages sealed in that epoch but delivered after the commit
+// that ended it can still be opened (RFC 9420, Section 15.3; Section 9.2
+// lets members keep unconsumed values "for some reasonable amount of time
+// to handle out-of-order message delivery"). It holds no secret from which
+// a later or earlier epoch could be derived: no init_secret, no tree
+// private keys, no exporter or resumption secret; only the epoch's
+// sender_data_secret, its secret tree (minus what was consumed), and the
+// public data needed to authenticate a message of that epoch.
+type pastEpoch struct {
+	epoch uint64
+	// groupContext is the epoch's encoded GroupContext, which a member's
+	// signature covers (FramedContentTBS, RFC 9420, Section 6.1).
+	groupContext     []byte
+	senderDataSecret keyschedule.Secret
+	msgKeys          *trackedTree
+	// members[l] is the member at leaf l in that epoch (its credential and
+	// signature key), nil for a blank leaf.
+	members []*Member
+}
+
+// snapshotPast returns what g keeps of its current epoch once it moves on.
+// The secret tree is shared with g, so a generation g has already consumed
+// stays consumed (RFC 9420, Section 9.2).
+func (g *Group) snapshotPast() *pastEpoch {
+	p := &pastEpoch{
+		epoch:            g.ctx.epoch,
+		groupContext:     g.encodedContext(),
+		senderDataSecret: bytes.Clone(g.epoch.SenderDataSecret),
+		msgKeys:          g.msgKeys,
+		members:          make([]*Member, g.tree.leafCount()),
+	}
+	g.tree.members(func(l tm.LeafIndex, ln *leafNode) {
+		p.members[l] = &Member{Leaf: uint32(l), Credential: ln.credential, SignatureKey: bytes.Clone(ln.signatureKey)}
+	})
+	return p
+}
+
+// wipe overwrites the past epoch's secrets (RFC 9420, Section 9.2).
+func (p *pastEpoch) wipe() {
+	clear(p.senderDataSecret)
+	p.msgKeys.t.Wipe()
+}
+
+// pastEpochs returns the size of the window of past epochs: zero when the
+// feature is disabled.
+func (c *Config) pastEpochs() int {
+	switch {
+	case c.PastEpochs < 0:
+		return 0
+	case c.PastEpochs == 0:
+		return DefaultPastEpochs
+	}
+	return c.PastEpochs
+}
+
+// pushPast records old's current epoch as the newest past epoch of w, the
+// state that follows it, dropping epochs that fall out of the window. w's
+// list is a new slice: old's is not changed, so that a failed transition
+// leaves old intact. Dropped epochs are wiped by adopt once the transition
+// is final.
+func (w *Group) pushPast(old *Group) {
+	k := w.cfg.pastEpochs()
+	past := make([]*pastEpoch, 0, k)
+	if k > 0 {
+		past = append(past, old.past...)
+		past = append(past, old.snapshotPast())
+		if len(past) > k {
+			past = past[len(past)-k:]
+		}
+	}
+	w.past = past
+}
+
+// adopt makes next the state of g, wiping the past epochs g kept that next
+// does not (RFC 9420, Section 9.2: values no longer kept are deleted).
+func (g *Group) adopt(next *Group) {
+	for _, p := range g.past {
+		if !slices.Contains(next.past, p) {
+			p.wipe()
+		}
+	}
+	*g = *next
+}
+
+// member returns the member at leaf l in the past epoch, or nil.
+func (p *pastEpoch) member(l uint32) *Member {
+	if uint64(l) >= uint64(len(p.members)) {
+		return nil
+	}
+	return p.members[l]
+}
+
+// senderMember returns the member that sent content, as the epoch the
+// content was sent in knew it, or nil for a sender that is not a member.
+func (g *Group) senderMember(c *framedContent) *Member {
+	if c.sender.typ != SenderMember {
+		return nil
+	}
+	if c.epoch != g.ctx.epoch {
+		if p := g.findPast(c.epoch); p != nil {
+			if m := p.member(c.sender.index); m != nil {
+				cp := *m
+				cp.SignatureKey = bytes.Clone(m.SignatureKey)
+				return &cp
+			}
+		}
+		return nil
+	}
+	ln := g.tree.leaf(tm.LeafIndex(c.sender.index))
+	if ln == nil {
+		return nil
+	}
+	return &Member{Leaf: c.sender.index, Credential: ln.credential, SignatureKey: bytes.Clone(ln.signatureKey)}
+}
+
+// findPast returns the kept past epoch with the given number.
+func (g *Group) findPast(epoch uint64) *pastEpoch {
+	for _, p := range g.past {
+		if p.epoch == epoch {
+			return p
+		}
+	}
+	return nil
+}
+
+// PastEpochs returns the numbers of the past epochs whose late application
+// messages this member can still open, oldest first.
+func (g *Group) PastEpochs() []uint64 {
+	out := make([]uint64, len(g.past))
+	for i, p := range g.past {
+		out[i] = p.epoch
+	}
+	return out
+}
+
+// ForgetPastEpochs deletes the secrets kept for late application messages
+// of past epochs (RFC 9420, Section 9.2), for a client that wants forward
+// secrecy for them at once, for example when it leaves the meeting.
+func (g *Group) ForgetPastEpochs() {
+	for _, p := range g.past {
+		p.wipe()
+	}
+	g.past = nil
+}
+
+// unprotectPast decrypts and authenticates a PrivateMessage sealed in a
+// kept past epoch. Only application content is accepted: a proposal or
+// commit of a past epoch cannot be applied (RFC 9420, Section 12.4.2) and
+// fails with ErrWrongEpoch like any message of an epoch not kept. The
+// sender must have been a member in that epoch, and the signature is
+// checked against its signature key and GroupContext then. The message key
+// is consumed only if then succeeds; a generation opened once cannot be
+// opened again.
+func (g *Group) unprotectPast(pm *privateMessage, then func(*authenticatedContent) error) error {
+	wrong := fmt.Errorf("%w: message epoch %d, group epoch %d (RFC 9420, Section 12.4.2)", ErrWrongEpoch, pm.epoch, g.ctx.epoch)
+	if pm.contentType != ContentApplication || pm.epoch >= g.ctx.epoch {
+		return wrong
+	}
+	p := g.findPast(pm.epoch)
+	if p == nil {
+		return wrong
+	}
+	sd, err := decryptSenderData(g.suite, p.senderDataSecret, pm)
+	if err != nil {
+		return err
+	}
+	m := p.member(sd.leafIndex)
+	if m == nil {
+		return ruleError(ErrAuthentication, "6.3.2", "sender data names leaf %d, not a member in epoch %d", sd.leafIndex, pm.epoch)
+	}
+	return decryptContent(g.suite, p.msgKeys, pm, sd, func(ac *authenticatedContent) error {
+		if ac.content.contentType != ContentApplication {
+			return wrong
+		}
+		if err := verifyContent(g.suite, m.SignatureKey, ac, p.groupContext); err != nil {
+			return err
+		}
+		return then(ac)
+	})
+}
