@@ -71,10 +71,13 @@ func (s *Session) onApplication(m inApplication) {
 	}
 	rec, err := s.group.ProcessMessage(m.message)
 	if errors.Is(err, mls.ErrWrongEpoch) {
-		// Sent in an epoch this member has left (the DS relays the current
-		// and the previous one): its keys are gone. A known loss, not an
-		// attack; attestation requests are repeated in the new epoch.
-		s.log.Debug("session: application message of another epoch dropped")
+		// Sent in an epoch this member never had (it joined later) or left
+		// more than mls.Config.PastEpochs epochs ago: its keys are gone. A
+		// message sealed just before a commit that the DS ordered first is
+		// not lost this way: the group keeps the last epochs' keys for it
+		// (rec.Late below). Attestation requests are repeated in the new
+		// epoch.
+		s.log.Debug("session: application message of an epoch not kept dropped")
 		return
 	}
 	if err != nil {
@@ -101,15 +104,24 @@ func (s *Session) onApplication(m inApplication) {
 	default:
 		return // other application data types may come later
 	}
-	var from Member
-	for _, mem := range s.Roster() {
-		if mem.Leaf == rec.Sender.Index {
-			from = mem
-		}
-	}
+	from := s.senderOf(rec)
 	if am.Type != "chat" {
 		s.onStatus(am, from, rec.Epoch)
 		return
 	}
-	s.emit(ChatReceived{From: from, Epoch: rec.Epoch, Text: am.Text})
+	s.emit(ChatReceived{From: from, Epoch: rec.Epoch, Late: rec.Late, Text: am.Text})
+}
+
+// senderOf returns the member that sent rec as of the epoch it was sent in:
+// for a late message (rec.Late) its leaf may hold someone else by now, or
+// no one, so the current roster would name the wrong member.
+func (s *Session) senderOf(rec *mls.Received) Member {
+	if rec.From == nil {
+		return Member{}
+	}
+	id, err := ParseIdentity(rec.From.Credential.Identity)
+	if err != nil {
+		return Member{} // the validator admitted no such leaf
+	}
+	return Member{Leaf: rec.From.Leaf, Identity: id, Self: rec.From.Leaf == s.group.OwnLeaf()}
 }

@@ -67,9 +67,15 @@ type LobbyStatus struct {
 
 // ChatReceived: an end-to-end encrypted chat message from a member.
 type ChatReceived struct {
+	// From is the sender as of Epoch, the epoch the message was sealed in.
 	From  Member
 	Epoch uint64
-	Text  string
+	// Late marks a message sealed in an earlier epoch than the current one
+	// and delivered after the commit that ended it (the DS orders commits
+	// and chat; RFC 9420, Section 15.3). It is as authentic as any other;
+	// a client may show it where it was sent, before the epoch change.
+	Late bool
+	Text string
 }
 
 // Rejected: the session refused something it received, such as an external

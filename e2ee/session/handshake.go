@@ -157,6 +157,9 @@ func (s *Session) carryRemoves(before []byte, c *mls.CommitSummary) {
 
 func (s *Session) leaveGroup() {
 	s.phase = phaseRemoved
+	if s.group != nil {
+		s.group.ForgetPastEpochs() // no late messages for a departed member
+	}
 	s.group = nil
 	s.sender = nil
 	s.commitSent = time.Time{}

@@ -325,6 +325,7 @@ func (s *Session) onHello(m inHello, now time.Time) error {
 		if s.phase == phaseMember && s.group != nil {
 			// The DS lost our resumption; join afresh (it removes the old
 			// leaf after its grace period).
+			s.group.ForgetPastEpochs()
 			s.group = nil
 		}
 		return s.publishKeyPackage()

@@ -476,6 +476,60 @@ func TestChat(t *testing.T) {
 	}
 }
 
+// A chat message sealed just before commits that the DS orders first still
+// arrives as chat, from its epoch and its sender then, marked late; a
+// member who joined after it was sealed cannot read it and is not alarmed.
+func TestChatBeforeCommit(t *testing.T) {
+	for _, commits := range []int{1, 2} {
+		t.Run(fmt.Sprintf("%d commits first", commits), func(t *testing.T) {
+			n := newNetwork(t)
+			cs := n.meeting("a", "b", "c")
+			c := cs[2]
+			sealedIn := c.s.Epoch()
+			held, err := c.s.SendChat("sent before the commit")
+			if err != nil {
+				t.Fatal(err)
+			}
+			members := cs
+			for i := range commits {
+				members = append(members, n.join(fmt.Sprint("j", i), n.secret))
+				n.settle(10*time.Second, converged(members...))
+			}
+			if c.s.Epoch() != sealedIn+uint64(commits) {
+				t.Fatalf("epoch %d, want %d", c.s.Epoch(), sealedIn+uint64(commits))
+			}
+			n.deliver(c, held) // the DS relays it only now, after the commits
+			n.run()
+			for _, r := range cs[:2] {
+				if len(r.chats) != 1 {
+					t.Fatalf("%s chats = %+v", r.name, r.chats)
+				}
+				got := r.chats[0]
+				if got.Text != "sent before the commit" || got.Epoch != sealedIn || !got.Late ||
+					got.From.Identity.DisplayName != "c" || got.From.Leaf != c.s.group.OwnLeaf() || got.From.Self {
+					t.Fatalf("%s got %+v, want c's late chat of epoch %d", r.name, got, sealedIn)
+				}
+			}
+			for _, j := range members[3:] {
+				if len(j.chats) != 0 {
+					t.Fatalf("%s joined after the chat was sealed and read it: %+v", j.name, j.chats)
+				}
+			}
+			noRejections(t, members...)
+			// Chat of the current epoch is not late.
+			o, err := cs[0].s.SendChat("now")
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.deliver(cs[0], o)
+			n.run()
+			if last := c.chats[len(c.chats)-1]; last.Text != "now" || last.Late || last.Epoch != c.s.Epoch() {
+				t.Fatalf("current chat %+v", last)
+			}
+		})
+	}
+}
+
 // The committer is the lowest leaf; when it is gone, the next takes over
 // after its timeout.
 func TestCommitterTakeover(t *testing.T) {

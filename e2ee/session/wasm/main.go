@@ -150,7 +150,7 @@ func event(ev session.Event) map[string]any {
 	case session.LobbyStatus:
 		return map[string]any{"type": "lobbyStatus", "waiting": e.Waiting, "refused": e.Refused, "admitted": e.Admitted, "reason": e.Reason}
 	case session.ChatReceived:
-		return map[string]any{"type": "chat", "from": member(e.From), "epoch": float64(e.Epoch), "text": e.Text}
+		return map[string]any{"type": "chat", "from": member(e.From), "epoch": float64(e.Epoch), "late": e.Late, "text": e.Text}
 	case session.StatusReceived:
 		return map[string]any{"type": "status", "from": member(e.From), "epoch": float64(e.Epoch), "kind": string(e.Kind), "on": e.On}
 	case session.Rejected:
