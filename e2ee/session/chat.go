@@ -96,7 +96,11 @@ func (s *Session) onApplication(m inApplication) {
 	switch am.Type {
 	case "chat", string(StatusHand), string(StatusRecording):
 	case attestRequestType:
-		s.onAttestRequest(rec.Sender.Index)
+		// A late request names a leaf of an epoch that has ended; the
+		// joiner asks again in each new epoch until attested.
+		if !rec.Late {
+			s.onAttestRequest(rec.Sender.Index)
+		}
 		return
 	case attestType:
 		s.onAttestation(am, rec.Epoch)

@@ -150,7 +150,8 @@ func main() {
 			g.DiscardPendingCommit()
 			return nil, nil
 		}),
-		// processMessage(handle, message) -> {type, senderType, sender, epoch, applicationData?, commit?}
+		// processMessage(handle, message) -> {type, senderType, sender, epoch, late, applicationData?, commit?}
+		// (late: application data sealed in a past epoch kept for late messages)
 		"processMessage": jsfunc.Wrap("mls wasm", func(a []js.Value) (any, error) {
 			g, err := r.get(jsfunc.Arg(a, 0))
 			if err != nil {
@@ -160,7 +161,7 @@ func main() {
 			if err != nil {
 				return nil, err
 			}
-			out := map[string]any{"type": m.Type.String(), "senderType": m.Sender.Type.String(), "sender": m.Sender.Index, "epoch": float64(m.Epoch)}
+			out := map[string]any{"type": m.Type.String(), "senderType": m.Sender.Type.String(), "sender": m.Sender.Index, "epoch": float64(m.Epoch), "late": m.Late}
 			if m.ApplicationData != nil {
 				out["applicationData"] = jsBytes(m.ApplicationData)
 			}

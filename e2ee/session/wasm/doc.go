@@ -15,9 +15,11 @@
 // Output is {send: [Uint8Array], events: [Event], error?: string}: send
 // the messages to /e2ee in order, show the events. Events are plain objects
 // with a "type": "epoch" (epoch, securityCode, baseKey, leaf, canSend),
-// "roster", "lobby", "lobbyStatus", "chat", "status", "rejected",
-// "removed", "serverError", "token" (token: a fresh access token the DS
-// sent; the page opens its next /e2ee WebSocket with the latest one).
+// "roster", "lobby", "lobbyStatus", "chat" (from, epoch, text, and late:
+// sealed in an epoch before the current one and delivered after the commit
+// that ended it), "status", "rejected", "removed", "serverError", "token"
+// (token: a fresh access token the DS sent; the page opens its next /e2ee
+// WebSocket with the latest one).
 //
 // The session itself performs no I/O and reads no clock; the page owns the
 // WebSocket and the timer. Bytes cross as Uint8Array. A call that fails
