@@ -214,7 +214,7 @@ func (g *Group) commitList(list []resolvedProposal, refs [][]byte, inline []*pro
 	if err := w.installEpoch(ep, ac.auth.confirmationTag); err != nil {
 		return nil, err
 	}
-	w.pushPast(g)
+	w.pushPast(g, a.removed)
 	if a.reinit != nil {
 		w.reinit = a.reinit
 	}

@@ -45,7 +45,8 @@ type Config struct {
 	// messages sealed in them but delivered after the commit that ended
 	// them (RFC 9420, Sections 9.2 and 15.3): their sender_data_secret,
 	// secret tree and membership, never a secret that derives another
-	// epoch. Only application messages are accepted from them; proposals
+	// epoch. Only application messages of members of that epoch not
+	// removed since are accepted from them; proposals
 	// and commits of a past epoch still fail with ErrWrongEpoch. Zero means
 	// DefaultPastEpochs; a negative value keeps none. Past epochs are not
 	// saved by MarshalBinary and are deleted when a commit removes this

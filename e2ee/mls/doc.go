@@ -100,12 +100,13 @@
 //     keeps the last Config.PastEpochs epochs (DefaultPastEpochs, 2) to
 //     open application messages of those epochs: their sender_data_secret,
 //     secret tree and membership, never init_secret, path keys or other
-//     epoch secrets. The sender must have been a member in that epoch and
-//     its signature is checked over that epoch's GroupContext; Received.Late
-//     and Received.Epoch report it. Proposals and commits of past epochs
-//     still fail with ErrWrongEpoch (12.4.2). Past epochs are wiped when
-//     they leave the window, when a commit removes this member, and on
-//     ForgetPastEpochs; saved state does not keep them.
+//     epoch secrets. The sender must have been a member in that epoch, not
+//     removed since, and its signature is checked over that epoch's
+//     GroupContext; Received.Late and Received.Epoch report it. Proposals
+//     and commits of past epochs still fail with ErrWrongEpoch (12.4.2).
+//     Past epochs are wiped when they leave the window, when a commit
+//     removes this member, and on ForgetPastEpochs; saved state does not
+//     keep them.
 //   - Saved state (LoadGroup, MarshalBinary) is this package's own,
 //     versioned format. It keeps the epoch's secrets and exactly the secret
 //     tree's unconsumed secrets, never encryption_secret (9.2); a pending

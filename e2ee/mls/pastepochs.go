@@ -70,28 +70,59 @@ func (c *Config) pastEpochs() int {
 }
 
 // pushPast records old's current epoch as the newest past epoch of w, the
-// state that follows it, dropping epochs that fall out of the window. w's
-// list is a new slice: old's is not changed, so that a failed transition
-// leaves old intact. Dropped epochs are wiped by adopt once the transition
-// is final.
-func (w *Group) pushPast(old *Group) {
+// state that follows it, dropping epochs that fall out of the window.
+// removed are the leaves the commit from old to w removed: their members'
+// late messages are refused from then on in every kept epoch, so that a
+// removed member (or whoever holds its keys) cannot keep posting into the
+// group as "late" after its removal, and a leaf given to someone else later
+// never vouches for the old holder. w's list is new: old's list and
+// entries are not changed, so that a failed transition leaves old intact.
+// Dropped epochs are wiped by adopt once the transition is final.
+func (w *Group) pushPast(old *Group, removed []tm.LeafIndex) {
 	k := w.cfg.pastEpochs()
-	past := make([]*pastEpoch, 0, k)
-	if k > 0 {
-		past = append(past, old.past...)
-		past = append(past, old.snapshotPast())
-		if len(past) > k {
-			past = past[len(past)-k:]
-		}
+	if k == 0 {
+		w.past = nil
+		return
+	}
+	past := make([]*pastEpoch, 0, k+1)
+	past = append(past, old.past...)
+	past = append(past, old.snapshotPast())
+	if len(past) > k {
+		past = past[len(past)-k:]
+	}
+	for i, p := range past {
+		past[i] = p.without(removed)
 	}
 	w.past = past
 }
 
+// without returns p, or a copy of p sharing its secrets, in which the
+// given leaves hold no member.
+func (p *pastEpoch) without(leaves []tm.LeafIndex) *pastEpoch {
+	var c *pastEpoch
+	for _, l := range leaves {
+		if p.member(uint32(l)) == nil {
+			continue
+		}
+		if c == nil {
+			cp := *p
+			cp.members = slices.Clone(p.members)
+			c = &cp
+		}
+		c.members[l] = nil
+	}
+	if c == nil {
+		return p
+	}
+	return c
+}
+
 // adopt makes next the state of g, wiping the past epochs g kept that next
 // does not (RFC 9420, Section 9.2: values no longer kept are deleted).
+// Entries are compared by secret tree, since pushPast may copy an entry.
 func (g *Group) adopt(next *Group) {
 	for _, p := range g.past {
-		if !slices.Contains(next.past, p) {
+		if !slices.ContainsFunc(next.past, func(q *pastEpoch) bool { return q.msgKeys == p.msgKeys }) {
 			p.wipe()
 		}
 	}
@@ -164,7 +195,8 @@ func (g *Group) ForgetPastEpochs() {
 // commit of a past epoch cannot be applied (RFC 9420, Section 12.4.2) and
 // fails with ErrWrongEpoch like any message of an epoch not kept. The
 // sender must have been a member in that epoch, and the signature is
-// checked against its signature key and GroupContext then. The message key
+// checked against its signature key and GroupContext then; a sender removed
+// by a later commit is refused (pushPast). The message key
 // is consumed only if then succeeds; a generation opened once cannot be
 // opened again.
 func (g *Group) unprotectPast(pm *privateMessage, then func(*authenticatedContent) error) error {
@@ -182,7 +214,7 @@ func (g *Group) unprotectPast(pm *privateMessage, then func(*authenticatedConten
 	}
 	m := p.member(sd.leafIndex)
 	if m == nil {
-		return ruleError(ErrAuthentication, "6.3.2", "sender data names leaf %d, not a member in epoch %d", sd.leafIndex, pm.epoch)
+		return ruleError(ErrAuthentication, "6.3.2", "sender data names leaf %d, not a member in epoch %d or removed since", sd.leafIndex, pm.epoch)
 	}
 	return decryptContent(g.suite, p.msgKeys, pm, sd, func(ac *authenticatedContent) error {
 		if ac.content.contentType != ContentApplication {

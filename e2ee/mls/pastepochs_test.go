@@ -335,3 +335,37 @@ func TestPastEpochsDeleted(t *testing.T) {
 		}
 	})
 }
+
+// A member removed by a later commit can no longer post late messages, even
+// ones it sealed while a member: its keys may be why it was removed. A
+// member whose leaf a commit only updated can.
+func TestLateMessageFromRemovedMember(t *testing.T) {
+	cases := []struct {
+		name string
+		// removeAfter is how many empty commits precede the Remove.
+		removeAfter int
+	}{
+		{"removed by the commit that ended the epoch", 0},
+		{"removed by a later commit", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			gs, _ := trio(t, Config{}, "dave")
+			alice, bob, carol, dave := gs[0], gs[1], gs[2], gs[3]
+			n := alice.Epoch()
+			fromDave, fromAlice, fromBob := seal(t, dave, "dave"), seal(t, alice, "alice"), seal(t, bob, "bob")
+			for range tc.removeAfter {
+				commitAndMerge(t, bob, CommitOptions{}, alice, carol, dave)
+			}
+			commitAndMerge(t, bob, CommitOptions{Remove: []uint32{dave.OwnLeaf()}}, alice, carol, dave)
+			if _, err := carol.ProcessMessage(fromDave); !errors.Is(err, ErrAuthentication) {
+				t.Fatalf("late message of a removed member: err %v, want ErrAuthentication", err)
+			}
+			for _, m := range [][]byte{fromAlice, fromBob} { // Bob's leaf was updated by his commits
+				if r, err := carol.ProcessMessage(m); err != nil || r.Epoch != n || !r.Late {
+					t.Fatalf("late message of a remaining member: %v %+v", err, r)
+				}
+			}
+		})
+	}
+}

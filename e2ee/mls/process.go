@@ -365,7 +365,7 @@ func (g *Group) processCommit(ac *authenticatedContent) (*Group, *CommitSummary,
 	if err := w.installEpoch(ep, ac.auth.confirmationTag); err != nil {
 		return nil, nil, err
 	}
-	w.pushPast(g)
+	w.pushPast(g, a.removed)
 	if a.reinit != nil {
 		w.reinit = a.reinit
 		sum.ReInit = true

@@ -34,7 +34,9 @@ func epochSecrets(ep *keyschedule.Epoch) []*keyschedule.Secret {
 // saved. The epoch's secret tree is saved with exactly the secrets it has
 // not consumed (RFC 9420, Section 9.2): message keys already used and
 // encryption_secret are not in the bytes, and keys kept for messages that
-// arrive out of order are.
+// arrive out of order are. Past epochs kept for late application messages
+// (Config.PastEpochs) are not saved: a restored group opens late messages
+// only of epochs it leaves after the restore.
 func (g *Group) MarshalBinary() ([]byte, error) {
 	var w tls.Writer
 	w.Uint16(stateVersion)
