@@ -30,8 +30,9 @@ type pastEpoch struct {
 	senderDataSecret keyschedule.Secret
 	msgKeys          *trackedTree
 	// members[l] is the member at leaf l in that epoch (its credential and
-	// signature key), nil for a blank leaf.
-	members []*Member
+	// signature key); a blank leaf has a nil SignatureKey. Values, not
+	// pointers: one allocation per commit for the whole roster.
+	members []Member
 }
 
 // snapshotPast returns what g keeps of its current epoch once it moves on.
@@ -43,10 +44,10 @@ func (g *Group) snapshotPast() *pastEpoch {
 		groupContext:     g.encodedContext(),
 		senderDataSecret: bytes.Clone(g.epoch.SenderDataSecret),
 		msgKeys:          g.msgKeys,
-		members:          make([]*Member, g.tree.leafCount()),
+		members:          make([]Member, g.tree.leafCount()),
 	}
 	g.tree.members(func(l tm.LeafIndex, ln *leafNode) {
-		p.members[l] = &Member{Leaf: uint32(l), Credential: ln.credential, SignatureKey: bytes.Clone(ln.signatureKey)}
+		p.members[l] = Member{Leaf: uint32(l), Credential: ln.credential, SignatureKey: bytes.Clone(ln.signatureKey)}
 	})
 	return p
 }
@@ -109,7 +110,7 @@ func (p *pastEpoch) without(leaves []tm.LeafIndex) *pastEpoch {
 			cp.members = slices.Clone(p.members)
 			c = &cp
 		}
-		c.members[l] = nil
+		c.members[l] = Member{}
 	}
 	if c == nil {
 		return p
@@ -131,10 +132,10 @@ func (g *Group) adopt(next *Group) {
 
 // member returns the member at leaf l in the past epoch, or nil.
 func (p *pastEpoch) member(l uint32) *Member {
-	if uint64(l) >= uint64(len(p.members)) {
+	if uint64(l) >= uint64(len(p.members)) || p.members[l].SignatureKey == nil {
 		return nil
 	}
-	return p.members[l]
+	return &p.members[l]
 }
 
 // senderMember returns the member that sent content, as the epoch the
