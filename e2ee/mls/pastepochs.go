@@ -30,8 +30,7 @@ type pastEpoch struct {
 	senderDataSecret keyschedule.Secret
 	msgKeys          *trackedTree
 	// members[l] is the member at leaf l in that epoch (its credential and
-	// signature key); a blank leaf has a nil SignatureKey. Values, not
-	// pointers: one allocation per commit for the whole roster.
+	// signature key); a blank leaf has a nil SignatureKey.
 	members []Member
 }
 
