@@ -187,6 +187,12 @@ func (g *Group) ForgetPastEpochs() {
 	for _, p := range g.past {
 		p.wipe()
 	}
+	if g.pending != nil {
+		// The pending commit's state keeps this epoch's snapshot only.
+		g.pending.next.past = slices.DeleteFunc(slices.Clone(g.pending.next.past), func(q *pastEpoch) bool {
+			return slices.ContainsFunc(g.past, func(p *pastEpoch) bool { return p.msgKeys == q.msgKeys })
+		})
+	}
 	g.past = nil
 }
 
@@ -196,9 +202,8 @@ func (g *Group) ForgetPastEpochs() {
 // fails with ErrWrongEpoch like any message of an epoch not kept. The
 // sender must have been a member in that epoch, and the signature is
 // checked against its signature key and GroupContext then; a sender removed
-// by a later commit is refused (pushPast). The message key
-// is consumed only if then succeeds; a generation opened once cannot be
-// opened again.
+// by a later commit is refused (pushPast). The message key is consumed
+// only if then succeeds; a generation opened once cannot be opened again.
 func (g *Group) unprotectPast(pm *privateMessage, then func(*authenticatedContent) error) error {
 	wrong := fmt.Errorf("%w: message epoch %d, group epoch %d (RFC 9420, Section 12.4.2)", ErrWrongEpoch, pm.epoch, g.ctx.epoch)
 	if pm.contentType != ContentApplication || pm.epoch >= g.ctx.epoch {

@@ -369,3 +369,26 @@ func TestLateMessageFromRemovedMember(t *testing.T) {
 		})
 	}
 }
+
+// ForgetPastEpochs with a commit pending: merging it brings back no
+// forgotten epoch, and the epoch the commit ends is still kept.
+func TestForgetPastEpochsWithPendingCommit(t *testing.T) {
+	gs, _ := trio(t, Config{})
+	alice, bob, carol := gs[0], gs[1], gs[2]
+	commitAndMerge(t, bob, CommitOptions{}, alice, carol)
+	forgotten := carol.Epoch() - 1
+	late := seal(t, alice, "sealed before carol's commit")
+	if _, err := carol.Commit(CommitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	carol.ForgetPastEpochs()
+	if _, err := carol.MergePendingCommit(); err != nil {
+		t.Fatal(err)
+	}
+	if got := carol.PastEpochs(); len(got) != 1 || got[0] == forgotten {
+		t.Fatalf("past epochs after merge %v, forgotten %d", got, forgotten)
+	}
+	if r, err := carol.ProcessMessage(late); err != nil || !r.Late {
+		t.Fatalf("late message of the epoch the commit ended: %v", err)
+	}
+}
