@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 
+	"conclave/e2ee/mls/ciphersuite"
+	"conclave/e2ee/mls/keyschedule"
 	"conclave/internal/vectors"
 )
 
@@ -214,4 +216,92 @@ func FuzzProcessMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzProcessLateMessage feeds arbitrary messages to a member that keeps a
+// past epoch: a rejected message leaves its state, past epochs included,
+// unchanged; an accepted application message of a past epoch opens once
+// only.
+func FuzzProcessLateMessage(f *testing.F) {
+	cfg := Config{}
+	ab, bb := newBundle(f, 1, "alice"), newBundle(f, 1, "bob")
+	alice, _ := CreateGroup([]byte("fuzz-late"), ab, GroupOptions{}, cfg)
+	res, _ := alice.Commit(CommitOptions{Add: []*KeyPackage{bb.KeyPackage()}})
+	alice.MergePendingCommit()
+	bob, err := JoinFromWelcome(res.Welcome, bb, JoinOptions{}, cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	late, _ := alice.Seal([]byte("late"), []byte("ad"))
+	prop, _ := alice.ProposeUpdate()
+	alice.proposals = nil // not committed: a past-epoch proposal for bob
+	com, err := alice.Commit(CommitOptions{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	alice.MergePendingCommit()
+	if _, err := bob.ProcessMessage(com.Commit); err != nil {
+		f.Fatal(err)
+	}
+	current, _ := alice.Seal([]byte("now"), nil)
+	f.Add(late)
+	f.Add(prop)
+	f.Add(current)
+	f.Add(com.Commit)
+	// copyOf gives each input its own bob: the past epoch's secret tree is
+	// copied, not shared.
+	copyOf := func(t *testing.T) *Group {
+		g := bob.clone()
+		g.msgKeys = copyTree(t, g.suite, g.msgKeys)
+		for i, p := range g.past {
+			cp := *p
+			cp.msgKeys = copyTree(t, g.suite, p.msgKeys)
+			g.past[i] = &cp
+		}
+		return g
+	}
+	pastState := func(t *testing.T, g *Group) []byte {
+		var out []byte
+		for _, p := range g.past {
+			b, err := p.msgKeys.t.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, b...)
+		}
+		s, _ := g.MarshalBinary()
+		return append(out, s...)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		g := copyOf(t)
+		before := pastState(t, g)
+		r, err := g.ProcessMessage(data)
+		if err != nil {
+			if !bytes.Equal(before, pastState(t, g)) {
+				t.Fatalf("rejected message changed the state: %v", err)
+			}
+			return
+		}
+		if !r.Late {
+			return
+		}
+		if r.Type != ContentApplication || r.Epoch >= g.Epoch() || r.From == nil {
+			t.Fatalf("late message accepted as %+v", r)
+		}
+		if _, err := g.ProcessMessage(data); err == nil {
+			t.Fatal("late message opened twice")
+		}
+	})
+}
+
+func copyTree(t *testing.T, s *ciphersuite.Suite, m *trackedTree) *trackedTree {
+	b, err := m.t.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := keyschedule.UnmarshalSecretTree(s, b, keyschedule.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &trackedTree{t: st}
 }
