@@ -29,9 +29,13 @@ type pastEpoch struct {
 	groupContext     []byte
 	senderDataSecret keyschedule.Secret
 	msgKeys          *trackedTree
-	// members[l] is the member at leaf l in that epoch (its credential and
-	// signature key); a blank leaf has a nil SignatureKey.
-	members []Member
+	// tree is the epoch's ratchet tree, for its members' credentials and
+	// signature keys. Trees are copied on write (Group.clone), so the
+	// group's later changes never reach it and keeping it copies nothing.
+	tree *ratchetTree
+	// removed lists leaves whose members a later commit removed: their
+	// late messages are refused (pushPast).
+	removed []tm.LeafIndex
 }
 
 // snapshotPast returns what g keeps of its current epoch once it moves on.
@@ -43,11 +47,8 @@ func (g *Group) snapshotPast() *pastEpoch {
 		groupContext:     g.encodedContext(),
 		senderDataSecret: bytes.Clone(g.epoch.SenderDataSecret),
 		msgKeys:          g.msgKeys,
-		members:          make([]Member, g.tree.leafCount()),
+		tree:             g.tree,
 	}
-	g.tree.members(func(l tm.LeafIndex, ln *leafNode) {
-		p.members[l] = Member{Leaf: uint32(l), Credential: ln.credential, SignatureKey: bytes.Clone(ln.signatureKey)}
-	})
 	return p
 }
 
@@ -96,8 +97,8 @@ func (w *Group) pushPast(old *Group, removed []tm.LeafIndex) {
 	w.past = past
 }
 
-// without returns p, or a copy of p sharing its secrets, in which the
-// given leaves hold no member.
+// without returns p, or a copy of p sharing its secrets and tree, in
+// which the given leaves hold no member.
 func (p *pastEpoch) without(leaves []tm.LeafIndex) *pastEpoch {
 	var c *pastEpoch
 	for _, l := range leaves {
@@ -106,10 +107,10 @@ func (p *pastEpoch) without(leaves []tm.LeafIndex) *pastEpoch {
 		}
 		if c == nil {
 			cp := *p
-			cp.members = slices.Clone(p.members)
+			cp.removed = slices.Clone(p.removed)
 			c = &cp
 		}
-		c.members[l] = Member{}
+		c.removed = append(c.removed, l)
 	}
 	if c == nil {
 		return p
@@ -129,12 +130,17 @@ func (g *Group) adopt(next *Group) {
 	*g = *next
 }
 
-// member returns the member at leaf l in the past epoch, or nil.
+// member returns the member at leaf l in the past epoch, or nil if the
+// leaf was blank or its member was removed since.
 func (p *pastEpoch) member(l uint32) *Member {
-	if uint64(l) >= uint64(len(p.members)) || p.members[l].SignatureKey == nil {
+	if slices.Contains(p.removed, tm.LeafIndex(l)) {
 		return nil
 	}
-	return &p.members[l]
+	ln := p.tree.leaf(tm.LeafIndex(l))
+	if ln == nil {
+		return nil
+	}
+	return &Member{Leaf: l, Credential: ln.credential, SignatureKey: bytes.Clone(ln.signatureKey)}
 }
 
 // senderMember returns the member that sent content, as the epoch the
@@ -145,11 +151,7 @@ func (g *Group) senderMember(c *framedContent) *Member {
 	}
 	if c.epoch != g.ctx.epoch {
 		if p := g.findPast(c.epoch); p != nil {
-			if m := p.member(c.sender.index); m != nil {
-				cp := *m
-				cp.SignatureKey = bytes.Clone(m.SignatureKey)
-				return &cp
-			}
+			return p.member(c.sender.index)
 		}
 		return nil
 	}
