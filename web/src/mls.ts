@@ -34,7 +34,7 @@ export type SessionEvent =
   | { type: 'roster'; members: MlsMember[] }
   | { type: 'lobby'; waiting: LobbyJoiner[] }
   | { type: 'lobbyStatus'; waiting: boolean; refused: boolean; admitted: boolean; reason: string }
-  | { type: 'chat'; from: MlsMember; epoch: number; text: string }
+  | { type: 'chat'; from: MlsMember; epoch: number; late: boolean; text: string }
   | { type: 'status'; from: MlsMember; epoch: number; kind: 'hand' | 'recording'; on: boolean }
   | { type: 'rejected'; what: string; error: string }
   | { type: 'removed' }
