@@ -181,6 +181,7 @@ func (s *Session) enterEpoch(now time.Time) error {
 			}
 		}
 	}
+	s.epochSince = now
 	s.workSince = time.Time{}
 	if len(s.carried) > 0 {
 		s.workSince = now
@@ -264,7 +265,16 @@ func (s *Session) commitDeadline() time.Time {
 			r = 0
 		}
 	}
-	return s.workSince.Add(s.timing.BatchDelay + time.Duration(r)*s.timing.CommitTimeout)
+	delay := s.timing.BatchDelay
+	if r == 0 && s.workSince.Sub(s.epochSince) >= s.timing.BatchDelay {
+		// A quiet epoch: the first joiner or departure is committed at
+		// once. Work that follows an epoch change closely (a join storm,
+		// or what the last commit left queued) waits BatchDelay so that
+		// it goes in one commit. The takeover times of the other ranks
+		// stay measured from BatchDelay.
+		delay = 0
+	}
+	return s.workSince.Add(delay + time.Duration(r)*s.timing.CommitTimeout)
 }
 
 // Deadline is when Tick must next be called (zero: only on input). Media

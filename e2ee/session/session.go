@@ -35,7 +35,9 @@ var (
 // Timing holds the protocol's delays (docs/e2ee-protocol.md, "Client
 // behaviour"). The zero value of a field means its default.
 type Timing struct {
-	// BatchDelay: how long the committer waits to batch Adds and Removes.
+	// BatchDelay: how long the committer waits to batch Adds and Removes
+	// that appear within BatchDelay of an epoch change (a join storm).
+	// Work in a quiet epoch is committed at once.
 	BatchDelay time.Duration
 	// CommitTimeout: the member of rank r takes over when nothing was
 	// committed within BatchDelay + r × CommitTimeout of the work appearing;
@@ -147,6 +149,8 @@ type Session struct {
 	carried map[uint32][]byte
 	// workSince is when committing work appeared in this epoch (zero: none).
 	workSince time.Time
+	// epochSince is when this client entered the current epoch.
+	epochSince time.Time
 	// commitSent is when our commit went to the DS (zero: none in flight).
 	commitSent time.Time
 	chatQueue  [][]byte
