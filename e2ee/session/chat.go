@@ -123,9 +123,6 @@ func (s *Session) senderOf(rec *mls.Received) Member {
 	if rec.From == nil {
 		return Member{}
 	}
-	id, err := ParseIdentity(rec.From.Credential.Identity)
-	if err != nil {
-		return Member{} // the validator admitted no such leaf
-	}
-	return Member{Leaf: rec.From.Leaf, Identity: id, Self: rec.From.Leaf == s.group.OwnLeaf()}
+	m, _ := s.member(*rec.From)
+	return m
 }

@@ -366,16 +366,23 @@ func (s *Session) Roster() []Member {
 	if s.group == nil {
 		return nil
 	}
-	own := s.group.OwnLeaf()
 	var r []Member
 	for _, m := range s.group.Members() {
-		id, err := ParseIdentity(m.Credential.Identity)
-		if err != nil {
-			continue // the validator admitted no such leaf
+		if mem, ok := s.member(m); ok {
+			r = append(r, mem)
 		}
-		r = append(r, Member{Leaf: m.Leaf, Identity: id, Self: m.Leaf == own})
 	}
 	return r
+}
+
+// member is m as the session presents it; false if its credential holds
+// no identity (the validator admits no such leaf).
+func (s *Session) member(m mls.Member) (Member, bool) {
+	id, err := ParseIdentity(m.Credential.Identity)
+	if err != nil {
+		return Member{}, false
+	}
+	return Member{Leaf: m.Leaf, Identity: id, Self: m.Leaf == s.group.OwnLeaf()}, true
 }
 
 // Epoch returns the current epoch (0 before joining).
