@@ -67,10 +67,6 @@ type batch struct {
 	n     int
 }
 
-func newBatch() *batch {
-	return &batch{}
-}
-
 // add copies b for addr into the next slot; false when the batch is full.
 func (q *batch) add(b []byte, addr netip.AddrPort) bool {
 	if q.n == maxBatch {
@@ -105,7 +101,7 @@ func (q *batch) add(b []byte, addr netip.AddrPort) bool {
 
 // New wraps udp. The Conn owns it from now on: Close closes it.
 func New(udp *net.UDPConn) *Conn {
-	c := &Conn{udp: udp, batch: ipv4.NewPacketConn(udp), queue: newBatch(), spare: newBatch()}
+	c := &Conn{udp: udp, batch: ipv4.NewPacketConn(udp), queue: &batch{}, spare: &batch{}}
 	c.room.L = &c.mu
 	return c
 }
