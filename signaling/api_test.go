@@ -7,9 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -389,5 +392,36 @@ func TestExampleConfigIsDefaults(t *testing.T) {
 	}
 	if fmt.Sprintf("%+v", c) != fmt.Sprintf("%+v", d) {
 		t.Fatalf("example config %+v\ndiffers from defaults %+v", c, d)
+	}
+}
+
+// TestSizeScheduler: a number fixes GOMAXPROCS for the server's life; 0
+// starts the adaptive controller at one P; both give the previous value back
+// when the server stops.
+func TestSizeScheduler(t *testing.T) {
+	if os.Getenv("GOMAXPROCS") != "" {
+		t.Fatal("run this test without GOMAXPROCS in the environment: it checks what the server does by default")
+	}
+	before := runtime.GOMAXPROCS(0)
+	log := slog.New(slog.DiscardHandler)
+	stop := sizeScheduler(context.Background(), before+2, log)
+	if got := runtime.GOMAXPROCS(0); got != before+2 {
+		t.Fatalf("procs %d: GOMAXPROCS %d", before+2, got)
+	}
+	stop()
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Fatalf("after stop: GOMAXPROCS %d, want %d", got, before)
+	}
+	stop = sizeScheduler(context.Background(), 0, log)
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.GOMAXPROCS(0) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("procs 0: GOMAXPROCS %d, want 1 while idle", runtime.GOMAXPROCS(0))
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	if got := runtime.GOMAXPROCS(0); got != before {
+		t.Fatalf("after the controller stopped: GOMAXPROCS %d, want %d", got, before)
 	}
 }

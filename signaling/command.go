@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"conclave/internal/procs"
 	"conclave/signaling/admin"
 	"conclave/signaling/audit"
 	"conclave/signaling/cluster"
@@ -78,6 +80,8 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
 	}
 	log := slog.New(handler)
+	stopProcs := sizeScheduler(ctx, cfg.Media.Procs, log)
+	defer stopProcs()
 	return run(ctx, cfg, app, !opts.noLink, stdout, log)
 }
 
@@ -143,6 +147,7 @@ func serveFlags(fset *flag.FlagSet, cfg *Config, opts *serveOptions) (configFile
 		cfg.TURN.Enabled = !off
 		return err
 	})
+	fset.IntVar(&cfg.Media.Procs, "procs", cfg.Media.Procs, "CPUs to run Go code on at once (0 = as many as the load needs)")
 	fset.StringVar(&cfg.PublicURL, "public-url", cfg.PublicURL, "base URL for links, e.g. https://meet.example.org (default http://LISTEN)")
 	fset.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	fset.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json")
@@ -547,4 +552,25 @@ func firstLink(ctx context.Context, st store.Store, base string) (string, error)
 		base = strings.TrimSuffix(base, "/")
 	}
 	return MeetingLink(base, id, secret), nil
+}
+
+// sizeScheduler sets GOMAXPROCS to procs, or with 0 (and no GOMAXPROCS in
+// the environment) adapts it to the load until the returned stop is called.
+func sizeScheduler(ctx context.Context, n int, log *slog.Logger) (stop func()) {
+	if n > 0 {
+		prev := runtime.GOMAXPROCS(n)
+		return func() { runtime.GOMAXPROCS(prev) }
+	}
+	if os.Getenv("GOMAXPROCS") != "" {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := (&procs.Controller{Logger: log}).Run(ctx); err != nil {
+			log.Error("adaptive GOMAXPROCS stopped", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }
 }

@@ -86,6 +86,11 @@ type MediaConfig struct {
 	// PublicIPs are the addresses announced in ICE candidates when the node
 	// is behind 1:1 NAT. Empty: the host's own addresses.
 	PublicIPs []string `yaml:"public_ips"`
+	// Procs is how many CPUs the server runs Go code on at once
+	// (GOMAXPROCS). 0: as many as the load needs, from one up to all the
+	// process may use (package internal/procs), unless the GOMAXPROCS
+	// environment variable fixes it.
+	Procs int `yaml:"procs"`
 }
 
 // TURNConfig controls the embedded TURN server (pion/turn).
@@ -167,6 +172,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Media.UDPPort < 0 || c.Media.UDPPort > 65535 || c.Media.TCPPort < -1 || c.Media.TCPPort > 65535 {
 		return errors.New("config: media ports out of range")
+	}
+	if c.Media.Procs < 0 {
+		return fmt.Errorf("config: media.procs %d: want 0 (follow the load) or a number of CPUs", c.Media.Procs)
 	}
 	for _, ip := range c.Media.PublicIPs {
 		if net.ParseIP(ip) == nil {
