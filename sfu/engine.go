@@ -98,7 +98,10 @@ func NewEngine(cfg Config, log *slog.Logger) (*Engine, error) {
 		_ = uc.SetWriteBuffer(udpSocketBuffer)
 		// Forwarding loops hold it around each fan-out (Batcher), so a
 		// packet's copies leave in one sendmmsg.
-		e.batch = sockbatch.New(uc)
+		if e.batch, err = sockbatch.New(uc); err != nil {
+			uc.Close()
+			return nil, fmt.Errorf("sfu: %w", err)
+		}
 		udp = e.batch
 		e.udp = udp
 	}

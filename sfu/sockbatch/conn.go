@@ -23,8 +23,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/net/ipv4"
 )
 
 const (
@@ -39,8 +37,8 @@ const (
 // also implements pion/ice's AddrPortReaderWriter, so the UDP mux keeps its
 // allocation-free path.
 type Conn struct {
-	udp   *net.UDPConn
-	batch *ipv4.PacketConn // sendmmsg on the same socket
+	udp *net.UDPConn
+	raw rawSocket // the system calls, on udp's descriptor
 
 	mu       sync.Mutex
 	holds    int    // open Hold calls
@@ -61,10 +59,10 @@ type Stats struct {
 }
 
 type batch struct {
-	msgs  []ipv4.Message
-	addrs []net.UDPAddr
-	ips   [][16]byte
+	bufs  [][]byte // slots of slotSize capacity
+	addrs []netip.AddrPort
 	n     int
+	sys   sysBatch
 }
 
 // add copies b for addr into the next slot; false when the batch is full.
@@ -72,38 +70,25 @@ func (q *batch) add(b []byte, addr netip.AddrPort) bool {
 	if q.n == maxBatch {
 		return false
 	}
-	if q.n == len(q.msgs) {
-		q.msgs = append(q.msgs, ipv4.Message{Buffers: [][]byte{make([]byte, 0, slotSize)}})
-		q.addrs = append(q.addrs, net.UDPAddr{})
-		q.ips = append(q.ips, [16]byte{})
-		// The slices may have moved: re-point every message's address.
-		for i := range q.msgs {
-			q.msgs[i].Addr = &q.addrs[i]
-		}
+	if q.n == len(q.bufs) {
+		q.bufs = append(q.bufs, make([]byte, 0, slotSize))
+		q.addrs = append(q.addrs, netip.AddrPort{})
 	}
-	m := &q.msgs[q.n]
-	m.Buffers[0] = append(m.Buffers[0][:0], b...)
-	a := &q.addrs[q.n]
-	ip := addr.Addr()
-	if ip.Is4() || ip.Is4In6() {
-		v4 := ip.Unmap().As4()
-		copy(q.ips[q.n][:4], v4[:])
-		a.IP = q.ips[q.n][:4]
-	} else {
-		q.ips[q.n] = ip.As16()
-		a.IP = q.ips[q.n][:16]
-	}
-	a.Port = int(addr.Port())
-	a.Zone = ip.Zone()
+	q.bufs[q.n] = append(q.bufs[q.n][:0], b...)
+	q.addrs[q.n] = addr
 	q.n++
 	return true
 }
 
 // New wraps udp. The Conn owns it from now on: Close closes it.
-func New(udp *net.UDPConn) *Conn {
-	c := &Conn{udp: udp, batch: ipv4.NewPacketConn(udp), queue: &batch{}, spare: &batch{}}
+func New(udp *net.UDPConn) (*Conn, error) {
+	raw, err := newRawSocket(udp)
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{udp: udp, raw: raw, queue: &batch{}, spare: &batch{}}
 	c.room.L = &c.mu
-	return c
+	return c, nil
 }
 
 // Stats returns the Conn's counters.
@@ -180,7 +165,7 @@ func (c *Conn) WriteTo(b []byte, addr net.Addr) (int, error) {
 }
 
 func (c *Conn) direct(b []byte, addr netip.AddrPort) (int, error) {
-	n, err := c.udp.WriteToUDPAddrPort(b, addr)
+	n, err := c.raw.sendto(b, addr)
 	c.stats.Calls.Add(1)
 	if err != nil {
 		c.stats.Errors.Add(1)
@@ -219,38 +204,37 @@ func (c *Conn) drain() {
 // take fewer than offered, so it loops).
 func (c *Conn) send(q *batch) {
 	if q.n == 1 {
-		a := &q.addrs[0]
-		_, _ = c.direct(q.msgs[0].Buffers[0], a.AddrPort())
+		_, _ = c.direct(q.bufs[0], q.addrs[0])
 		return
 	}
-	msgs := q.msgs[:q.n]
-	for len(msgs) > 0 {
-		n, err := c.batch.WriteBatch(msgs, 0)
+	for i := 0; i < q.n; {
+		n, err := c.raw.sendmmsg(q, i)
 		c.stats.Calls.Add(1)
 		c.stats.Packets.Add(uint64(n))
 		if err != nil {
-			// The datagram at msgs[n] was refused (for example an
-			// unreachable address); skip it and send the rest.
+			// The datagram after those taken was refused (for example
+			// an unreachable address); skip it and send the rest.
 			c.stats.Errors.Add(1)
 			n++
 		}
-		if n <= 0 {
-			n = 1
-		}
-		if n > len(msgs) {
-			n = len(msgs)
-		}
-		msgs = msgs[n:]
+		i += max(n, 1)
 	}
 }
 
-// ReadFromAddrPort reads one datagram.
+// ReadFromAddrPort reads one datagram. Errors are not wrapped: pion's UDP
+// mux tells a timeout by os.IsTimeout, which does not unwrap.
 func (c *Conn) ReadFromAddrPort(b []byte) (int, netip.AddrPort, error) {
-	return c.udp.ReadFromUDPAddrPort(b)
+	return c.raw.recvfrom(b)
 }
 
 // ReadFrom reads one datagram.
-func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) { return c.udp.ReadFrom(b) }
+func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
+	n, addr, err := c.ReadFromAddrPort(b)
+	if err != nil {
+		return n, nil, err
+	}
+	return n, net.UDPAddrFromAddrPort(addr), nil
+}
 
 // Close sends what is queued and closes the socket.
 func (c *Conn) Close() error {

@@ -67,7 +67,10 @@ func newConn(t testing.TB, network, addr string) *Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := New(udp)
+	c, err := New(udp)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { c.Close() })
 	return c
 }
@@ -210,11 +213,7 @@ func TestConcurrentWritersKeepTheirOrder(t *testing.T) {
 
 // Close sends what a hold left queued.
 func TestCloseFlushes(t *testing.T) {
-	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := New(udp)
+	c := newConn(t, "udp4", "127.0.0.1:0")
 	s := newSink(t)
 	c.Hold()
 	c.WriteToAddrPort(packet(0, 1), s.addr)

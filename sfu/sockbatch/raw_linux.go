@@ -1,0 +1,227 @@
+package sockbatch
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// rawSocket makes the socket's sendto, sendmmsg and recvfrom calls with
+// RawSyscall, outside the Go scheduler's system-call state. The socket is
+// non-blocking (the runtime's poller waits for it through RawConn), so no
+// call can block, and nothing is lost by not telling the scheduler; what is
+// gained is that the call does not wake the runtime's sysmon thread. That
+// thread sleeps whenever every P is idle and entersyscall wakes it: an SFU
+// idles between packets, and in a webinar run sysmon's wake-ups took about a
+// fifth of the server's CPU (docs/benchmarks.md).
+type rawSocket struct {
+	rc    syscall.RawConn
+	inet6 bool // AF_INET6 socket: IPv4 peers are written as v4-mapped
+}
+
+func newRawSocket(udp *net.UDPConn) (rawSocket, error) {
+	rc, err := udp.SyscallConn()
+	if err != nil {
+		return rawSocket{}, fmt.Errorf("sockbatch: %w", err)
+	}
+	s := rawSocket{rc: rc}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		var sa unix.Sockaddr
+		sa, serr = unix.Getsockname(int(fd))
+		_, s.inet6 = sa.(*unix.SockaddrInet6)
+	}); err != nil {
+		return rawSocket{}, fmt.Errorf("sockbatch: %w", err)
+	}
+	if serr != nil {
+		return rawSocket{}, fmt.Errorf("sockbatch: getsockname: %w", serr)
+	}
+	return s, nil
+}
+
+// sockaddr is room for either family's socket address.
+type sockaddr [unix.SizeofSockaddrInet6]byte
+
+// put writes addr into sa for a socket of the given family and returns its
+// length, or 0 if the family cannot reach addr.
+func (sa *sockaddr) put(addr netip.AddrPort, inet6 bool) uint32 {
+	ip := addr.Addr()
+	port := addr.Port()
+	if !inet6 {
+		if !ip.Is4() && !ip.Is4In6() {
+			return 0
+		}
+		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		*r = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: ip.Unmap().As4()}
+		p := (*[2]byte)(unsafe.Pointer(&r.Port))
+		p[0], p[1] = byte(port>>8), byte(port)
+		return unix.SizeofSockaddrInet4
+	}
+	r := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
+	*r = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ip.As16()}
+	p := (*[2]byte)(unsafe.Pointer(&r.Port))
+	p[0], p[1] = byte(port>>8), byte(port)
+	return unix.SizeofSockaddrInet6
+}
+
+// addrPort reads a socket address the kernel wrote.
+func (sa *sockaddr) addrPort() (netip.AddrPort, bool) {
+	switch (*unix.RawSockaddr)(unsafe.Pointer(sa)).Family {
+	case unix.AF_INET:
+		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		p := (*[2]byte)(unsafe.Pointer(&r.Port))
+		return netip.AddrPortFrom(netip.AddrFrom4(r.Addr), uint16(p[0])<<8|uint16(p[1])), true
+	case unix.AF_INET6:
+		r := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
+		p := (*[2]byte)(unsafe.Pointer(&r.Port))
+		// A dual-stack socket reports IPv4 peers v4-mapped; unmap them so
+		// that the same peer has one address either way.
+		return netip.AddrPortFrom(netip.AddrFrom16(r.Addr).Unmap(), uint16(p[0])<<8|uint16(p[1])), true
+	}
+	return netip.AddrPort{}, false
+}
+
+var errUnreachableFamily = errors.New("sockbatch: address family not reachable from this socket")
+
+// sendto writes one datagram.
+func (s *rawSocket) sendto(b []byte, addr netip.AddrPort) (int, error) {
+	var sa sockaddr
+	salen := sa.put(addr, s.inet6)
+	if salen == 0 {
+		return 0, errUnreachableFamily
+	}
+	var (
+		n     uintptr
+		errno syscall.Errno
+	)
+	var p unsafe.Pointer
+	if len(b) > 0 {
+		p = unsafe.Pointer(&b[0])
+	}
+	err := s.rc.Write(func(fd uintptr) bool {
+		for {
+			n, _, errno = unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(p), uintptr(len(b)), 0,
+				uintptr(unsafe.Pointer(&sa)), uintptr(salen))
+			if errno != unix.EINTR {
+				return errno != unix.EAGAIN
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, os.NewSyscallError("sendto", errno)
+	}
+	return int(n), nil
+}
+
+// mmsghdr is struct mmsghdr.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	len uint32
+	_   [4]byte
+}
+
+// sysBatch is a batch's system-call view: headers, iovecs and addresses
+// that point into its slots, rebuilt for each send.
+type sysBatch struct {
+	hdrs  []mmsghdr
+	iovs  []unix.Iovec
+	addrs []sockaddr
+}
+
+// sendmmsg writes q's datagrams from the first one, and returns how many
+// the kernel took; an error concerns the datagram after those.
+func (s *rawSocket) sendmmsg(q *batch, from int) (int, error) {
+	sb := &q.sys
+	if len(sb.hdrs) < q.n {
+		sb.hdrs = make([]mmsghdr, maxBatch)
+		sb.iovs = make([]unix.Iovec, maxBatch)
+		sb.addrs = make([]sockaddr, maxBatch)
+	}
+	k := 0
+	for i := from; i < q.n; i++ {
+		salen := sb.addrs[k].put(q.addrs[i], s.inet6)
+		if salen == 0 {
+			if k == 0 {
+				return 0, errUnreachableFamily
+			}
+			break // send those before it; the caller skips it next
+		}
+		b := q.bufs[i]
+		sb.iovs[k].Base = &b[0]
+		sb.iovs[k].SetLen(len(b))
+		sb.hdrs[k] = mmsghdr{hdr: unix.Msghdr{
+			Name:    (*byte)(unsafe.Pointer(&sb.addrs[k])),
+			Namelen: salen,
+			Iov:     &sb.iovs[k],
+			Iovlen:  1,
+		}}
+		k++
+	}
+	var (
+		n     uintptr
+		errno syscall.Errno
+	)
+	err := s.rc.Write(func(fd uintptr) bool {
+		for {
+			n, _, errno = unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&sb.hdrs[0])), uintptr(k), 0, 0, 0)
+			if errno != unix.EINTR {
+				return errno != unix.EAGAIN
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, os.NewSyscallError("sendmmsg", errno)
+	}
+	return int(n), nil
+}
+
+// recvfrom reads one datagram, waiting for it through the runtime's poller
+// (and so honouring the read deadline).
+func (s *rawSocket) recvfrom(b []byte) (int, netip.AddrPort, error) {
+	var (
+		sa    sockaddr
+		salen uint32
+		n     uintptr
+		errno syscall.Errno
+	)
+	var p unsafe.Pointer
+	if len(b) > 0 {
+		p = unsafe.Pointer(&b[0])
+	}
+	err := s.rc.Read(func(fd uintptr) bool {
+		for {
+			salen = uint32(len(sa))
+			n, _, errno = unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(p), uintptr(len(b)), 0,
+				uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
+			// A would-block read waits for the poller; retrying after
+			// EINTR matters, since the poller is edge-triggered and a
+			// datagram already queued would not wake it again.
+			if errno != unix.EINTR {
+				return errno != unix.EAGAIN
+			}
+		}
+	})
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	if errno != 0 {
+		return 0, netip.AddrPort{}, os.NewSyscallError("recvfrom", errno)
+	}
+	addr, ok := sa.addrPort()
+	if !ok {
+		return 0, netip.AddrPort{}, errors.New("sockbatch: recvfrom: unknown address family")
+	}
+	return int(n), addr, nil
+}
