@@ -187,6 +187,11 @@ func TestRunAgainstSFU(t *testing.T) {
 				if r.ChurnLeaves == 0 || r.ChurnJoins != r.ChurnLeaves {
 					t.Errorf("churn: %d leaves, %d joins; want as many joins as leaves, at least one", r.ChurnLeaves, r.ChurnJoins)
 				}
+				// Each replacement's subscriptions start on a keyframe the
+				// server asks the publishers for.
+				if r.KeyframeRequests == 0 || r.KeyframesSent == 0 {
+					t.Errorf("churn: %d keyframe requests, %d keyframes sent in the window; want some of each", r.KeyframeRequests, r.KeyframesSent)
+				}
 			},
 		},
 	}

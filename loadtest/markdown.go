@@ -56,6 +56,8 @@ var metrics = []metric{
 	rotationAfter(eventVanish),
 	{"decrypt failures", "", -1, func(r *Result) float64 { return float64(r.DecryptFailures) }, "%.0f", nil, false},
 	{"frames held for their key", "", 0, func(r *Result) float64 { return float64(r.FramesHeld) }, "%.0f", nil, false},
+	{"keyframes sent by publishers", "", 0, func(r *Result) float64 { return float64(r.KeyframesSent) }, "%.0f", nil, false},
+	{"keyframe requests to publishers", "", 0, func(r *Result) float64 { return float64(r.KeyframeRequests) }, "%.0f", nil, false},
 	{"missing streams", "", -1, func(r *Result) float64 { return float64(r.MissingStreams) }, "%.0f", nil, false},
 	{"join failures", "", -1, func(r *Result) float64 { return float64(r.JoinFailures + r.ChurnJoinFailures) }, "%.0f", nil, false},
 	{"load generator CPU", "cores", 0, func(r *Result) float64 { return r.LoadGenCPUCores }, "%.2f", nil, false},

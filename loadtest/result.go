@@ -56,6 +56,12 @@ type Result struct {
 	// time. Over the whole run, like DecryptFailures; neither is one.
 	FramesHeld        uint64 `json:"frames_held"`
 	FramesHeldDropped uint64 `json:"frames_held_dropped"`
+	// KeyframesSent counts the keyframes publishers sent in the measured
+	// window, KeyframeRequests the PLIs and FIRs they received: a server
+	// that asks for more keyframes makes more large frames, which show in
+	// the latency tail.
+	KeyframesSent    uint64 `json:"keyframes_sent"`
+	KeyframeRequests uint64 `json:"keyframe_requests"`
 	// VideoFramesByLayer counts received video frames of the low, medium
 	// and high layers: a server that forwards less than asked shows here.
 	VideoFramesByLayer [3]uint64 `json:"video_frames_by_layer"`

@@ -318,6 +318,7 @@ func (r *runner) progressWhile(line func() string) (stop func()) {
 type counters struct {
 	packets, decrypted, lost, failures uint64
 	held, heldDropped                  uint64
+	keyframes, keyframeReqs            uint64
 	layers                             [3]uint64
 }
 
@@ -335,6 +336,8 @@ func (r *runner) snapshot() (counters, []bot.Report) {
 		c.failures += reps[i].DecryptFailures
 		c.held += reps[i].FramesHeld
 		c.heldDropped += reps[i].FramesHeldDropped
+		c.keyframes += reps[i].KeyframesSent
+		c.keyframeReqs += reps[i].KeyframeReqs
 		for _, t := range reps[i].Tracks {
 			for q, n := range t.LayerFrames {
 				c.layers[q] += n
@@ -453,6 +456,8 @@ func (r *runner) run() (*Result, error) {
 	}
 	res.DecryptFailures = c1.failures // over the whole run: any is a bug
 	res.FramesHeld, res.FramesHeldDropped = c1.held, c1.heldDropped
+	res.KeyframesSent = c1.keyframes - c0.keyframes
+	res.KeyframeRequests = c1.keyframeReqs - c0.keyframeReqs
 	if r.o.Keying == KeyingMLS {
 		res.KeyRotationMS, res.KeyRotationByEventMS, res.KeyRotationPending = keyRotation(r.events)
 	}
