@@ -89,25 +89,20 @@ func (sa *sockaddr) addrPort() (netip.AddrPort, bool) {
 
 var errUnreachableFamily = errors.New("sockbatch: address family not reachable from this socket")
 
-// sendto writes one datagram.
-func (s *rawSocket) sendto(b []byte, addr netip.AddrPort) (int, error) {
-	var sa sockaddr
-	salen := sa.put(addr, s.inet6)
-	if salen == 0 {
-		return 0, errUnreachableFamily
-	}
+// rawIO makes a system call on the socket through wait (the RawConn's
+// Read or Write), which waits on the runtime's poller while the call would
+// block. call must make the call itself, with RawSyscall6, so that the
+// pointers it passes are converted in the call's own expression. A call
+// interrupted by a signal is retried at once: the poller is edge-triggered,
+// so a datagram already queued would not wake it again.
+func rawIO(wait func(func(fd uintptr) bool) error, name string, call func(fd uintptr) (uintptr, syscall.Errno)) (uintptr, error) {
 	var (
 		n     uintptr
 		errno syscall.Errno
 	)
-	var p unsafe.Pointer
-	if len(b) > 0 {
-		p = unsafe.Pointer(&b[0])
-	}
-	err := s.rc.Write(func(fd uintptr) bool {
+	err := wait(func(fd uintptr) bool {
 		for {
-			n, _, errno = unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(p), uintptr(len(b)), 0,
-				uintptr(unsafe.Pointer(&sa)), uintptr(salen))
+			n, errno = call(fd)
 			if errno != unix.EINTR {
 				return errno != unix.EAGAIN
 			}
@@ -117,9 +112,28 @@ func (s *rawSocket) sendto(b []byte, addr netip.AddrPort) (int, error) {
 		return 0, err
 	}
 	if errno != 0 {
-		return 0, os.NewSyscallError("sendto", errno)
+		return 0, os.NewSyscallError(name, errno)
 	}
-	return int(n), nil
+	return n, nil
+}
+
+// sendto writes one datagram.
+func (s *rawSocket) sendto(b []byte, addr netip.AddrPort) (int, error) {
+	var sa sockaddr
+	salen := sa.put(addr, s.inet6)
+	if salen == 0 {
+		return 0, errUnreachableFamily
+	}
+	var p unsafe.Pointer
+	if len(b) > 0 {
+		p = unsafe.Pointer(&b[0])
+	}
+	n, err := rawIO(s.rc.Write, "sendto", func(fd uintptr) (uintptr, syscall.Errno) {
+		n, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(p), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&sa)), uintptr(salen))
+		return n, errno
+	})
+	return int(n), err
 }
 
 // mmsghdr is struct mmsghdr.
@@ -166,25 +180,11 @@ func (s *rawSocket) sendmmsg(q *batch, from int) (int, error) {
 		}}
 		k++
 	}
-	var (
-		n     uintptr
-		errno syscall.Errno
-	)
-	err := s.rc.Write(func(fd uintptr) bool {
-		for {
-			n, _, errno = unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&sb.hdrs[0])), uintptr(k), 0, 0, 0)
-			if errno != unix.EINTR {
-				return errno != unix.EAGAIN
-			}
-		}
+	n, err := rawIO(s.rc.Write, "sendmmsg", func(fd uintptr) (uintptr, syscall.Errno) {
+		n, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&sb.hdrs[0])), uintptr(k), 0, 0, 0)
+		return n, errno
 	})
-	if err != nil {
-		return 0, err
-	}
-	if errno != 0 {
-		return 0, os.NewSyscallError("sendmmsg", errno)
-	}
-	return int(n), nil
+	return int(n), err
 }
 
 // recvfrom reads one datagram, waiting for it through the runtime's poller
@@ -192,32 +192,19 @@ func (s *rawSocket) sendmmsg(q *batch, from int) (int, error) {
 func (s *rawSocket) recvfrom(b []byte) (int, netip.AddrPort, error) {
 	var (
 		sa    sockaddr
-		salen uint32
-		n     uintptr
-		errno syscall.Errno
+		salen = uint32(len(sa))
+		p     unsafe.Pointer
 	)
-	var p unsafe.Pointer
 	if len(b) > 0 {
 		p = unsafe.Pointer(&b[0])
 	}
-	err := s.rc.Read(func(fd uintptr) bool {
-		for {
-			salen = uint32(len(sa))
-			n, _, errno = unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(p), uintptr(len(b)), 0,
-				uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
-			// A would-block read waits for the poller; retrying after
-			// EINTR matters, since the poller is edge-triggered and a
-			// datagram already queued would not wake it again.
-			if errno != unix.EINTR {
-				return errno != unix.EAGAIN
-			}
-		}
+	n, err := rawIO(s.rc.Read, "recvfrom", func(fd uintptr) (uintptr, syscall.Errno) {
+		n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(p), uintptr(len(b)), 0,
+			uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
+		return n, errno
 	})
 	if err != nil {
 		return 0, netip.AddrPort{}, err
-	}
-	if errno != 0 {
-		return 0, netip.AddrPort{}, os.NewSyscallError("recvfrom", errno)
 	}
 	addr, ok := sa.addrPort()
 	if !ok {
