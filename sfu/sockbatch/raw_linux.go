@@ -170,7 +170,7 @@ func (s *rawSocket) sendmmsg(q *batch, from int) (int, error) {
 			break // send those before it; the caller skips it next
 		}
 		b := q.bufs[i]
-		sb.iovs[k].Base = &b[0]
+		sb.iovs[k].Base = unsafe.SliceData(b) // a slot: never nil, even when empty
 		sb.iovs[k].SetLen(len(b))
 		sb.hdrs[k] = mmsghdr{hdr: unix.Msghdr{
 			Name:    (*byte)(unsafe.Pointer(&sb.addrs[k])),

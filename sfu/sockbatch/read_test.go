@@ -101,3 +101,22 @@ func TestUnreachableAddressInBatch(t *testing.T) {
 		t.Fatalf("%d errors counted, want 2", e)
 	}
 }
+
+// An empty datagram is a datagram: alone and inside a batch it leaves (and
+// does not crash the sender).
+func TestEmptyDatagram(t *testing.T) {
+	c := newConn(t, "udp4", "127.0.0.1:0")
+	s := newSink(t)
+	if _, err := c.WriteToAddrPort(nil, s.addr); err != nil {
+		t.Fatal(err)
+	}
+	c.Hold()
+	c.WriteToAddrPort([]byte{}, s.addr)
+	c.WriteToAddrPort(packet(0, 5), s.addr)
+	c.Release()
+	for i, want := range []int{0, 0, 1200} {
+		if got := len(s.next(t)); got != want {
+			t.Fatalf("datagram %d: %d bytes, want %d", i, got, want)
+		}
+	}
+}
