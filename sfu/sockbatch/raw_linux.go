@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -22,7 +24,8 @@ import (
 // fifth of the server's CPU (docs/benchmarks.md).
 type rawSocket struct {
 	rc    syscall.RawConn
-	inet6 bool // AF_INET6 socket: IPv4 peers are written as v4-mapped
+	inet6 bool      // AF_INET6 socket: IPv4 peers are written as v4-mapped
+	zones *sync.Map // interface index -> name, for link-local peers
 }
 
 func newRawSocket(udp *net.UDPConn) (rawSocket, error) {
@@ -30,7 +33,7 @@ func newRawSocket(udp *net.UDPConn) (rawSocket, error) {
 	if err != nil {
 		return rawSocket{}, fmt.Errorf("sockbatch: %w", err)
 	}
-	s := rawSocket{rc: rc}
+	s := rawSocket{rc: rc, zones: new(sync.Map)}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		var sa unix.Sockaddr
@@ -64,14 +67,15 @@ func (sa *sockaddr) put(addr netip.AddrPort, inet6 bool) uint32 {
 		return unix.SizeofSockaddrInet4
 	}
 	r := (*unix.RawSockaddrInet6)(unsafe.Pointer(sa))
-	*r = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ip.As16()}
+	*r = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: ip.As16(), Scope_id: zoneIndex(ip.Zone())}
 	p := (*[2]byte)(unsafe.Pointer(&r.Port))
 	p[0], p[1] = byte(port>>8), byte(port)
 	return unix.SizeofSockaddrInet6
 }
 
-// addrPort reads a socket address the kernel wrote.
-func (sa *sockaddr) addrPort() (netip.AddrPort, bool) {
+// addrPort reads a socket address the kernel wrote; zones caches the
+// names of link-local peers' interfaces (nil: look each up).
+func (sa *sockaddr) addrPort(zones *sync.Map) (netip.AddrPort, bool) {
 	switch (*unix.RawSockaddr)(unsafe.Pointer(sa)).Family {
 	case unix.AF_INET:
 		r := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
@@ -82,9 +86,43 @@ func (sa *sockaddr) addrPort() (netip.AddrPort, bool) {
 		p := (*[2]byte)(unsafe.Pointer(&r.Port))
 		// A dual-stack socket reports IPv4 peers v4-mapped; unmap them so
 		// that the same peer has one address either way.
-		return netip.AddrPortFrom(netip.AddrFrom16(r.Addr).Unmap(), uint16(p[0])<<8|uint16(p[1])), true
+		ip := netip.AddrFrom16(r.Addr).Unmap()
+		if r.Scope_id != 0 && ip.Is6() {
+			ip = ip.WithZone(zoneName(zones, r.Scope_id))
+		}
+		return netip.AddrPortFrom(ip, uint16(p[0])<<8|uint16(p[1])), true
 	}
 	return netip.AddrPort{}, false
+}
+
+// zoneIndex and zoneName convert an IPv6 zone (a link-local peer's
+// interface) between its name, as package net writes it, and the index a
+// socket address carries; an unknown name is taken as a number, as net does.
+func zoneIndex(zone string) uint32 {
+	if zone == "" {
+		return 0
+	}
+	if ifi, err := net.InterfaceByName(zone); err == nil {
+		return uint32(ifi.Index)
+	}
+	n, _ := strconv.ParseUint(zone, 10, 32)
+	return uint32(n)
+}
+
+func zoneName(cache *sync.Map, index uint32) string {
+	if cache != nil {
+		if name, ok := cache.Load(index); ok {
+			return name.(string)
+		}
+	}
+	name := strconv.FormatUint(uint64(index), 10)
+	if ifi, err := net.InterfaceByIndex(int(index)); err == nil {
+		name = ifi.Name
+	}
+	if cache != nil {
+		cache.Store(index, name)
+	}
+	return name
 }
 
 var errUnreachableFamily = errors.New("sockbatch: address family not reachable from this socket")
@@ -206,7 +244,7 @@ func (s *rawSocket) recvfrom(b []byte) (int, netip.AddrPort, error) {
 	if err != nil {
 		return 0, netip.AddrPort{}, err
 	}
-	addr, ok := sa.addrPort()
+	addr, ok := sa.addrPort(s.zones)
 	if !ok {
 		return 0, netip.AddrPort{}, errors.New("sockbatch: recvfrom: unknown address family")
 	}
