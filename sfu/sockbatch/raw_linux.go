@@ -48,8 +48,9 @@ func newRawSocket(udp *net.UDPConn) (rawSocket, error) {
 	return s, nil
 }
 
-// sockaddr is room for either family's socket address.
-type sockaddr [unix.SizeofSockaddrInet6]byte
+// sockaddr is room for either family's socket address, aligned for both
+// (the larger, struct sockaddr_in6, viewed as sockaddr_in for IPv4).
+type sockaddr unix.RawSockaddrInet6
 
 // put writes addr into sa for a socket of the given family and returns its
 // length, or 0 if the family cannot reach addr.
@@ -230,7 +231,7 @@ func (s *rawSocket) sendmmsg(q *batch, from int) (int, error) {
 func (s *rawSocket) recvfrom(b []byte) (int, netip.AddrPort, error) {
 	var (
 		sa    sockaddr
-		salen = uint32(len(sa))
+		salen = uint32(unix.SizeofSockaddrInet6)
 		p     unsafe.Pointer
 	)
 	if len(b) > 0 {
