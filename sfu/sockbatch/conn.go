@@ -10,8 +10,10 @@
 // overtakes one written before it.
 //
 // On loopback on the project's machine, a 1200-byte datagram costs the
-// sending thread about 3.9 µs of CPU by sendto and 3.5 / 3.2 / 3.2 µs by
-// sendmmsg in batches of 3 / 8 / 20 (BenchmarkWrite in this package); the
+// sending thread 4.2-4.6 µs of CPU by sendto and 3.5-3.6 / 3.2-3.4 /
+// 3.1-3.2 µs by sendmmsg in batches of 3 / 8 / 20 (BenchmarkWrite in this
+// package, -count 3, on the raw calls below; 3.9 and 3.5 / 3.2 / 3.2 µs
+// through package net and x/net in an earlier, quieter run); the
 // rest is the kernel's own per-datagram work, which no batching removes.
 //
 // On Linux the Conn also reads the socket, and makes all its calls with
