@@ -24,8 +24,9 @@ import (
 // fifth of the server's CPU (docs/benchmarks.md).
 type rawSocket struct {
 	rc    syscall.RawConn
-	inet6 bool      // AF_INET6 socket: IPv4 peers are written as v4-mapped
-	zones *sync.Map // interface index -> name, for link-local peers
+	inet6 bool       // AF_INET6 socket: IPv4 peers are written as v4-mapped
+	zones *sync.Map  // interface index -> name, for link-local peers
+	ops   *sync.Pool // of *rawOp
 }
 
 func newRawSocket(udp *net.UDPConn) (rawSocket, error) {
@@ -33,7 +34,7 @@ func newRawSocket(udp *net.UDPConn) (rawSocket, error) {
 	if err != nil {
 		return rawSocket{}, fmt.Errorf("sockbatch: %w", err)
 	}
-	s := rawSocket{rc: rc, zones: new(sync.Map)}
+	s := rawSocket{rc: rc, zones: new(sync.Map), ops: newOpPool()}
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		var sa unix.Sockaddr
@@ -128,51 +129,82 @@ func zoneName(cache *sync.Map, index uint32) string {
 
 var errUnreachableFamily = errors.New("sockbatch: address family not reachable from this socket")
 
-// rawIO makes a system call on the socket through wait (the RawConn's
-// Read or Write), which waits on the runtime's poller while the call would
-// block. call must make the call itself, with RawSyscall6, so that the
-// pointers it passes are converted in the call's own expression. A call
-// interrupted by a signal is retried at once: the poller is edge-triggered,
-// so a datagram already queued would not wake it again.
-func rawIO(wait func(func(fd uintptr) bool) error, name string, call func(fd uintptr) (uintptr, syscall.Errno)) (uintptr, error) {
-	var (
-		n     uintptr
-		errno syscall.Errno
-	)
-	err := wait(func(fd uintptr) bool {
-		for {
-			n, errno = call(fd)
-			if errno != unix.EINTR {
-				return errno != unix.EAGAIN
-			}
+// rawOp is one system call on the socket: its arguments, its results and
+// the function RawConn runs, bound once when the op is made. Ops come from
+// the socket's pool, so that a call allocates nothing (a closure over the
+// arguments would escape through the RawConn interface: 3-5 allocations a
+// datagram, where package net has none).
+type rawOp struct {
+	trap  uintptr
+	buf   unsafe.Pointer // the datagram, or the mmsghdr array
+	len   uintptr        // its length, or the number of headers
+	sa    sockaddr
+	salen uint32
+	n     uintptr
+	errno syscall.Errno
+	run   func(fd uintptr) bool // op.call
+}
+
+// call makes the system call, retrying at once if a signal interrupted it
+// (the poller is edge-triggered: a datagram already queued would not wake
+// it again), and reports whether it is done, that is, would not block.
+// Pointers become uintptrs inside the RawSyscall6 expressions, as the
+// unsafe rules require.
+func (op *rawOp) call(fd uintptr) bool {
+	for {
+		switch op.trap {
+		case unix.SYS_SENDTO:
+			op.n, _, op.errno = unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(op.buf), op.len, 0,
+				uintptr(unsafe.Pointer(&op.sa)), uintptr(op.salen))
+		case unix.SYS_RECVFROM:
+			op.n, _, op.errno = unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(op.buf), op.len, 0,
+				uintptr(unsafe.Pointer(&op.sa)), uintptr(unsafe.Pointer(&op.salen)))
+		case unix.SYS_SENDMMSG:
+			op.n, _, op.errno = unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(op.buf), op.len, 0, 0, 0)
+		default:
+			op.errno = unix.ENOSYS
 		}
-	})
-	if err != nil {
+		if op.errno != unix.EINTR {
+			return op.errno != unix.EAGAIN
+		}
+	}
+}
+
+func newOpPool() *sync.Pool {
+	return &sync.Pool{New: func() any {
+		op := new(rawOp)
+		op.run = op.call
+		return op
+	}}
+}
+
+// op returns a cleared op for trap on buf; put it back with s.ops.Put.
+func (s *rawSocket) op(trap uintptr, buf unsafe.Pointer, n int) *rawOp {
+	op := s.ops.Get().(*rawOp)
+	op.trap, op.buf, op.len, op.n, op.errno = trap, buf, uintptr(n), 0, 0
+	return op
+}
+
+// do runs op through wait (the RawConn's Read or Write), which waits on
+// the runtime's poller while the call would block.
+func (op *rawOp) do(wait func(func(fd uintptr) bool) error, name string) (int, error) {
+	if err := wait(op.run); err != nil {
 		return 0, err
 	}
-	if errno != 0 {
-		return 0, os.NewSyscallError(name, errno)
+	if op.errno != 0 {
+		return 0, os.NewSyscallError(name, op.errno)
 	}
-	return n, nil
+	return int(op.n), nil
 }
 
 // sendto writes one datagram.
 func (s *rawSocket) sendto(b []byte, addr netip.AddrPort) (int, error) {
-	var sa sockaddr
-	salen := sa.put(addr, s.inet6)
-	if salen == 0 {
+	op := s.op(unix.SYS_SENDTO, unsafe.Pointer(unsafe.SliceData(b)), len(b))
+	defer s.ops.Put(op)
+	if op.salen = op.sa.put(addr, s.inet6); op.salen == 0 {
 		return 0, errUnreachableFamily
 	}
-	var p unsafe.Pointer
-	if len(b) > 0 {
-		p = unsafe.Pointer(&b[0])
-	}
-	n, err := rawIO(s.rc.Write, "sendto", func(fd uintptr) (uintptr, syscall.Errno) {
-		n, _, errno := unix.RawSyscall6(unix.SYS_SENDTO, fd, uintptr(p), uintptr(len(b)), 0,
-			uintptr(unsafe.Pointer(&sa)), uintptr(salen))
-		return n, errno
-	})
-	return int(n), err
+	return op.do(s.rc.Write, "sendto")
 }
 
 // mmsghdr is struct mmsghdr.
@@ -219,35 +251,24 @@ func (s *rawSocket) sendmmsg(q *batch, from int) (int, error) {
 		}}
 		k++
 	}
-	n, err := rawIO(s.rc.Write, "sendmmsg", func(fd uintptr) (uintptr, syscall.Errno) {
-		n, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&sb.hdrs[0])), uintptr(k), 0, 0, 0)
-		return n, errno
-	})
-	return int(n), err
+	op := s.op(unix.SYS_SENDMMSG, unsafe.Pointer(&sb.hdrs[0]), k)
+	defer s.ops.Put(op)
+	return op.do(s.rc.Write, "sendmmsg")
 }
 
 // recvfrom reads one datagram, waiting for it through the runtime's poller
 // (and so honouring the read deadline).
 func (s *rawSocket) recvfrom(b []byte) (int, netip.AddrPort, error) {
-	var (
-		sa    sockaddr
-		salen = uint32(unix.SizeofSockaddrInet6)
-		p     unsafe.Pointer
-	)
-	if len(b) > 0 {
-		p = unsafe.Pointer(&b[0])
-	}
-	n, err := rawIO(s.rc.Read, "recvfrom", func(fd uintptr) (uintptr, syscall.Errno) {
-		n, _, errno := unix.RawSyscall6(unix.SYS_RECVFROM, fd, uintptr(p), uintptr(len(b)), 0,
-			uintptr(unsafe.Pointer(&sa)), uintptr(unsafe.Pointer(&salen)))
-		return n, errno
-	})
+	op := s.op(unix.SYS_RECVFROM, unsafe.Pointer(unsafe.SliceData(b)), len(b))
+	defer s.ops.Put(op)
+	op.salen = unix.SizeofSockaddrInet6 // the kernel writes it only on success
+	n, err := op.do(s.rc.Read, "recvfrom")
 	if err != nil {
 		return 0, netip.AddrPort{}, err
 	}
-	addr, ok := sa.addrPort(s.zones)
+	addr, ok := op.sa.addrPort(s.zones)
 	if !ok {
 		return 0, netip.AddrPort{}, errors.New("sockbatch: recvfrom: unknown address family")
 	}
-	return int(n), addr, nil
+	return n, addr, nil
 }

@@ -147,3 +147,39 @@ func TestSockaddrZone(t *testing.T) {
 		t.Fatal("numeric zones are not kept as numbers")
 	}
 }
+
+// The socket's calls allocate nothing per datagram, as package net's do:
+// writes alone and in a batch, and reads. AllocsPerRun counts every
+// goroutine's allocations, so the destination is a socket nobody reads
+// (what overflows its buffer is dropped) rather than a sink.
+func TestNoAllocationsPerDatagram(t *testing.T) {
+	c := newConn(t, "udp4", "127.0.0.1:0")
+	dst, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	to := dst.LocalAddr().(*net.UDPAddr).AddrPort()
+	p := packet(0, 0)
+	if n := testing.AllocsPerRun(1000, func() { c.WriteToAddrPort(p, to) }); n != 0 {
+		t.Errorf("%.1f allocations per write", n)
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		c.Hold()
+		c.WriteToAddrPort(p, to)
+		c.WriteToAddrPort(p, to)
+		c.Release()
+	}); n != 0 {
+		t.Errorf("%.1f allocations per batch of two", n)
+	}
+	self := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	buf := make([]byte, 1500)
+	if n := testing.AllocsPerRun(1000, func() {
+		dst.WriteToUDPAddrPort(p, self)
+		if _, _, err := c.ReadFromAddrPort(buf); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("%.1f allocations per read", n)
+	}
+}
