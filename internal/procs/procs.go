@@ -39,8 +39,8 @@ type Controller struct {
 	// Interval between CPU readings.
 	Interval time.Duration
 	// Raise: when the process used more than Raise of its current Ps'
-	// capacity over one interval, it gets the Ps that bring it back to
-	// Lower... Raise (at least one more).
+	// capacity over one interval, it gets at once as many Ps as bring its
+	// use under Lower of them (at least one more).
 	Raise float64
 	// Lower: when the load would keep fewer Ps below Lower of their
 	// capacity for Hold, Ps are given back.
@@ -135,13 +135,12 @@ func (c *Controller) defaults() {
 // load used over the last one (of length wall). low accumulates how long
 // fewer Ps would have sufficed.
 func (c *Controller) decide(cur int, load float64, low *time.Duration, wall time.Duration) int {
+	// fit: the Ps that keep the load under Lower of them.
+	fit := max(1, int(math.Ceil(load/c.Lower)))
 	if load > c.Raise*float64(cur) {
 		*low = 0
-		// Enough Ps to bring the load under Lower of them, at least one more.
-		n := max(cur+1, int(math.Ceil(load/c.Lower)))
-		return min(n, c.Max)
+		return min(max(cur+1, fit), c.Max)
 	}
-	fit := max(1, int(math.Ceil(load/c.Lower)))
 	if fit >= cur {
 		*low = 0
 		return cur
