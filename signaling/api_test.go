@@ -368,6 +368,7 @@ func TestConfigFile(t *testing.T) {
 		func(c *Config) { c.Join.TokenTTL = time.Second },
 		func(c *Config) { c.Media.PublicIPs = []string{"example.org"} },
 		func(c *Config) { c.PublicURL = "ftp://x" },
+		func(c *Config) { c.Media.Procs = -1 },
 	}
 	for i, m := range bad {
 		c := DefaultConfig()

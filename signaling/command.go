@@ -554,7 +554,7 @@ func firstLink(ctx context.Context, st store.Store, base string) (string, error)
 	return MeetingLink(base, id, secret), nil
 }
 
-// sizeScheduler sets GOMAXPROCS to procs, or with 0 (and no GOMAXPROCS in
+// sizeScheduler sets GOMAXPROCS to n, or with 0 (and no GOMAXPROCS in
 // the environment) adapts it to the load until the returned stop is called.
 func sizeScheduler(ctx context.Context, n int, log *slog.Logger) (stop func()) {
 	if n > 0 {
