@@ -342,3 +342,25 @@ func BenchmarkForward(b *testing.B) {
 		}
 	}
 }
+
+// TestOnlyVideoKeepsPackets: the packet cache answers NACKs, which the SFU
+// offers for VP8 only; audio layers keep none. If Opus ever gains NACK
+// feedback, its layers need a cache again.
+func TestOnlyVideoKeepsPackets(t *testing.T) {
+	for _, fb := range opusCodec.RTCPFeedback {
+		if fb.Type == "nack" {
+			t.Fatalf("Opus offers NACK feedback (%+v), but audio layers keep no packets", fb)
+		}
+	}
+	if l := newLayer(1, webrtc.RTPCodecTypeAudio); l.cache != nil {
+		t.Fatal("an audio layer has a packet cache")
+	}
+	if l := newLayer(1, webrtc.RTPCodecTypeVideo); l.cache == nil || l.cache.Size() != cacheSize {
+		t.Fatalf("a video layer's cache: %v", l.cache)
+	}
+	r := &Receiver{cfg: ReceiverConfig{Kind: webrtc.RTPCodecTypeAudio}}
+	r.layers[0].Store(newLayer(1, webrtc.RTPCodecTypeAudio))
+	if _, ok := r.cached(0, 1, make([]byte, 1500)); ok {
+		t.Fatal("a NACK for audio found a packet")
+	}
+}

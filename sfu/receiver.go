@@ -37,7 +37,7 @@ const cacheSize = 512
 // layer is one incoming RTP stream of a track (one simulcast encoding).
 type layer struct {
 	ssrc  uint32
-	cache *packetcache.Cache
+	cache *packetcache.Cache // video only: nil for audio
 
 	bytes      atomic.Uint64
 	lastPacket atomic.Int64 // unix nanos
@@ -48,6 +48,18 @@ type layer struct {
 	bitrate     uint64
 	lastPLI     time.Time
 	firSeq      uint8
+}
+
+// newLayer returns the state of a new incoming stream of kind. Only video
+// keeps packets for retransmission: the SFU offers NACK for VP8 alone (Opus
+// relies on in-band FEC), so an audio cache would never be read, and it
+// would cost cacheSize full-size slots (778 KB) per audio track.
+func newLayer(ssrc uint32, kind webrtc.RTPCodecType) *layer {
+	l := &layer{ssrc: ssrc, windowStart: time.Now()}
+	if kind == webrtc.RTPCodecTypeVideo {
+		l.cache = packetcache.New(cacheSize)
+	}
+	return l
 }
 
 // ReceiverConfig describes a published track.
@@ -137,7 +149,7 @@ func (r *Receiver) AddLayer(track *webrtc.TrackRemote, recv *webrtc.RTPReceiver,
 	if r.closed.Load() {
 		return ErrClosed
 	}
-	l := &layer{ssrc: uint32(track.SSRC()), cache: packetcache.New(cacheSize), windowStart: time.Now()}
+	l := newLayer(uint32(track.SSRC()), r.cfg.Kind)
 	if !r.layers[quality].CompareAndSwap(nil, l) {
 		return fmt.Errorf("sfu: track %s: layer %d already received", r.cfg.TrackID, quality)
 	}
@@ -206,7 +218,9 @@ func (r *Receiver) readLoop(track *webrtc.TrackRemote, l *layer, q int, levelID 
 			continue
 		}
 		now := time.Now()
-		_ = l.cache.Store(pkt.SequenceNumber, data)
+		if l.cache != nil {
+			_ = l.cache.Store(pkt.SequenceNumber, data)
+		}
 		l.bytes.Add(uint64(n))
 		r.cfg.Stats.received(n)
 		r.cfg.Stats.lost(gap.next(pkt.SequenceNumber))
@@ -338,7 +352,7 @@ func (r *Receiver) cached(q int, seq uint16, dst []byte) (int, bool) {
 		return 0, false
 	}
 	l := r.layers[q].Load()
-	if l == nil {
+	if l == nil || l.cache == nil {
 		return 0, false
 	}
 	return l.cache.Get(seq, dst)
