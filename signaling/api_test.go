@@ -316,15 +316,15 @@ func TestServeArgsOverrideFile(t *testing.T) {
 	if err := writeFile(p, "listen: 0.0.0.0:9000\ndata: /srv/conclave\nmedia:\n  udp_port: 9999\nturn:\n  enabled: true\n"); err != nil {
 		t.Fatal(err)
 	}
-	cfg, opts, err := parseServeArgs([]string{"--udp-port", "0", "--config", p, "--no-turn", "--no-link", "--cpuprofile", "cpu.out"}, io.Discard)
+	cfg, opts, err := parseServeArgs([]string{"--udp-port", "0", "--config", p, "--no-turn", "--no-link", "--cpuprofile", "cpu.out", "--trace", "trace.out"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "0.0.0.0:9000" || cfg.Data != "/srv/conclave" || cfg.Media.UDPPort != 0 || cfg.TURN.Enabled || !opts.noLink || cfg.Media.TCPPort != 7881 || opts.cpuProfile != "cpu.out" {
+	if cfg.Listen != "0.0.0.0:9000" || cfg.Data != "/srv/conclave" || cfg.Media.UDPPort != 0 || cfg.TURN.Enabled || !opts.noLink || cfg.Media.TCPPort != 7881 || opts.cpuProfile != "cpu.out" || opts.trace != "trace.out" {
 		t.Fatalf("config %+v, options %+v", cfg, opts)
 	}
 	cfg, opts, err = parseServeArgs([]string{"--listen", "127.0.0.1:1"}, io.Discard)
-	if err != nil || cfg.Listen != "127.0.0.1:1" || opts.noLink || opts.cpuProfile != "" || !cfg.TURN.Enabled || cfg.Data != "./data" {
+	if err != nil || cfg.Listen != "127.0.0.1:1" || opts.noLink || opts.cpuProfile != "" || opts.trace != "" || !cfg.TURN.Enabled || cfg.Data != "./data" {
 		t.Fatalf("without a file: %+v, %+v, %v", cfg, opts, err)
 	}
 	if _, _, err := parseServeArgs([]string{"--config", p, "--bogus"}, io.Discard); err == nil {
