@@ -276,11 +276,17 @@ func TestRunRefusesBadOptions(t *testing.T) {
 		{"too many", Options{URL: "http://127.0.0.1:1", Scenario: ScenarioVideo, Publishers: maxParticipants + 1, Duration: time.Second}},
 		{"no duration", Options{URL: "http://127.0.0.1:1", Scenario: ScenarioVideo, Publishers: 1}},
 		{"mls on livekit", Options{URL: "ws://127.0.0.1:1", Server: ServerLiveKit, Keying: KeyingMLS, LiveKitKey: "k", LiveKitSecret: "s", Scenario: ScenarioVideo, Publishers: 1, Duration: time.Second}},
+		// Refused before any bot joins: against a running Conclave server
+		// such bots would be kept out by the media gate and measure nothing.
+		{"bench on conclave", Options{URL: "http://127.0.0.1:1", Keying: KeyingBench, Scenario: ScenarioVideo, Publishers: 1, Duration: time.Second}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := Run(context.Background(), tc.o); err == nil {
 				t.Fatal("Run accepted it")
+			}
+			if _, err := tc.o.normalize(); err == nil && tc.name != "remote URL" {
+				t.Fatal("normalize accepted it: Run refused it only for want of a server")
 			}
 		})
 	}

@@ -91,6 +91,20 @@ func (o *Options) normalize() (scenario, error) {
 	if o.Server != ServerConclave && o.Server != ServerLiveKit {
 		return sc, fmt.Errorf("loadtest: --server %q: want conclave or livekit", o.Server)
 	}
+	switch {
+	case o.Keying == "" && o.Server == ServerConclave:
+		o.Keying = KeyingMLS
+	case o.Keying == "":
+		o.Keying = KeyingBench
+	case o.Keying != KeyingMLS && o.Keying != KeyingBench:
+		return sc, fmt.Errorf("loadtest: --keying %q: want mls or bench", o.Keying)
+	case o.Keying == KeyingMLS && o.Server != ServerConclave:
+		return sc, errors.New("loadtest: --keying mls needs a Conclave server")
+	case o.Keying == KeyingBench && o.Server == ServerConclave:
+		// Bench-keyed bots are never admitted: they would join, send, and
+		// measure nothing.
+		return sc, errors.New("loadtest: --keying bench cannot drive a Conclave server: its media gate forwards media only to and from members of the meeting's MLS group (use --keying mls, the default)")
+	}
 	if o.JoinConcurrency <= 0 {
 		o.JoinConcurrency = 4
 	}
@@ -164,16 +178,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	api, err := bot.NewAPI(bot.WithSettingEngine(se))
 	if err != nil {
 		return nil, err
-	}
-	switch {
-	case o.Keying == "" && o.Server == ServerConclave:
-		o.Keying = KeyingMLS
-	case o.Keying == "":
-		o.Keying = KeyingBench
-	case o.Keying == KeyingMLS && o.Server != ServerConclave:
-		return nil, errors.New("loadtest: --keying mls needs a Conclave server")
-	case o.Keying != KeyingMLS && o.Keying != KeyingBench:
-		return nil, fmt.Errorf("loadtest: --keying %q: want mls or bench", o.Keying)
 	}
 	keys, err := newBenchKeys()
 	if err != nil {
