@@ -109,7 +109,9 @@ func Compare(title, base string, results []*Result, sweeps []*Sweep) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# %s\n\n", title)
 	b.WriteString("Each cell is the median over repeated runs, with the range [min-max] and the number of runs.\n")
-	fmt.Fprintf(&b, "Ratios are each server's median divided by %s's; for figures marked (+) higher is better, (-) lower is better.\n\n", base)
+	fmt.Fprintf(&b, "Ratios are each server's median divided by %s's; for figures marked (+) higher is better, (-) lower is better.\n", base)
+	b.WriteString("Beside a ratio, p is the two-sided Mann-Whitney test of the runs against the base's: above 0.05, these runs cannot tell\n")
+	b.WriteString("the two servers apart on that figure (three runs against three never can: their smallest p is 0.1).\n\n")
 
 	groups := map[groupKey]map[string][]*Result{}
 	for _, r := range results {
@@ -155,12 +157,14 @@ func Compare(title, base string, results []*Result, sweeps []*Sweep) string {
 			sign := map[int]string{1: " (+)", -1: " (-)", 0: ""}[m.better]
 			fmt.Fprintf(&b, "| %s%s |", m.label(), sign)
 			med := map[string]float64{}
+			runs := map[string][]float64{}
 			for _, s := range servers {
 				vals := values(byServer[s], m)
 				if len(vals) == 0 {
 					b.WriteString(" n/a |")
 					continue
 				}
+				runs[s] = vals
 				med[s] = quantile(vals, 0.5)
 				fmt.Fprintf(&b, " "+m.format+" ["+m.format+"-"+m.format+"] n=%d |", med[s], quantile(vals, 0), quantile(vals, 1), len(vals))
 			}
@@ -171,7 +175,11 @@ func Compare(title, base string, results []*Result, sweeps []*Sweep) string {
 				if _, ok := med[s]; !ok {
 					b.WriteString(" - |")
 				} else if bv, ok := med[base]; ok && bv != 0 {
-					fmt.Fprintf(&b, " %.2f |", med[s]/bv)
+					fmt.Fprintf(&b, " %.2f", med[s]/bv)
+					if m.better != 0 && len(runs[s]) > 1 && len(runs[base]) > 1 {
+						fmt.Fprintf(&b, " (p %.2f)", rankSumP(runs[s], runs[base]))
+					}
+					b.WriteString(" |")
 				} else {
 					b.WriteString(" - |")
 				}

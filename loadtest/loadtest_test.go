@@ -336,8 +336,10 @@ func TestCompareAndPlot(t *testing.T) {
 		mk(ServerLiveKit, 1000, 20000, 5, 4), mk(ServerLiveKit, 1000, 20000, 5, 4),
 	}
 	md := Compare("t", ServerLiveKit, results, nil)
-	// Medians: 40000 and 20000, ratio 2.00; range and counts shown.
-	for _, want := range []string{"| forwarded packets per CPU-second (+) | 40000 [30000-50000] n=3 | 20000 [20000-20000] n=2 | 2.00 |", "## video: 4 publishers + 0 subscribers"} {
+	// Medians: 40000 and 20000, ratio 2.00; range and counts shown. Every
+	// Conclave run beats every LiveKit run, but with 3 + 2 runs two of the
+	// ten splits are that extreme: p 0.20.
+	for _, want := range []string{"| forwarded packets per CPU-second (+) | 40000 [30000-50000] n=3 | 20000 [20000-20000] n=2 | 2.00 (p 0.20) |", "## video: 4 publishers + 0 subscribers"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
