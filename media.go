@@ -20,7 +20,7 @@ import (
 
 // newMediaPlane builds the SFU engine (ICE mux, TURN) and the /rtc handler
 // for cfg. It is the only place the signaling and forwarding planes meet.
-func newMediaPlane(cfg signaling.Config, verify *token.Verifier, issue *token.Issuer, log *slog.Logger) (signaling.RTCHandler, signaling.MediaInfo, error) {
+func newMediaPlane(cfg signaling.Config, verify *token.Verifier, issue *token.Issuer, busy func(), log *slog.Logger) (signaling.RTCHandler, signaling.MediaInfo, error) {
 	sc := sfu.DefaultConfig()
 	sc.UDPPort = cfg.Media.UDPPort
 	sc.TCPPort = cfg.Media.TCPPort
@@ -61,6 +61,7 @@ func newMediaPlane(cfg signaling.Config, verify *token.Verifier, issue *token.Is
 	}
 	h = rtc.NewHandler(rtc.Config{
 		Gate:          dsrv,
+		Busy:          busy,
 		ServerVersion: version.String(),
 		// Half the token lifetime: a client always holds a token that a
 		// resume will accept.

@@ -405,21 +405,33 @@ func TestSizeScheduler(t *testing.T) {
 	}
 	before := runtime.GOMAXPROCS(0)
 	log := slog.New(slog.DiscardHandler)
-	stop := sizeScheduler(context.Background(), before+2, log)
+	busy, stop := sizeScheduler(context.Background(), before+2, log)
 	if got := runtime.GOMAXPROCS(0); got != before+2 {
 		t.Fatalf("procs %d: GOMAXPROCS %d", before+2, got)
+	}
+	busy() // a fixed count: nothing to do
+	if got := runtime.GOMAXPROCS(0); got != before+2 {
+		t.Fatalf("busy changed a fixed count: GOMAXPROCS %d", got)
 	}
 	stop()
 	if got := runtime.GOMAXPROCS(0); got != before {
 		t.Fatalf("after stop: GOMAXPROCS %d, want %d", got, before)
 	}
-	stop = sizeScheduler(context.Background(), 0, log)
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.GOMAXPROCS(0) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("procs 0: GOMAXPROCS %d, want 1 while idle", runtime.GOMAXPROCS(0))
+	busy, stop = sizeScheduler(context.Background(), 0, log)
+	waitProcs := func(want int, why string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.GOMAXPROCS(0) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("procs 0, %s: GOMAXPROCS %d, want %d", why, runtime.GOMAXPROCS(0), want)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(time.Millisecond)
+	}
+	waitProcs(1, "idle")
+	if before >= 2 {
+		busy()
+		waitProcs(2, "busy")
 	}
 	stop()
 	if got := runtime.GOMAXPROCS(0); got != before {

@@ -44,8 +44,10 @@ type App struct {
 	// If the handler also implements cluster.Local (its rooms, end a room,
 	// remove a participant), the admin API and the node's load use it; if it
 	// implements metrics.Forwarding, its counters are exported.
-	// The issuer lets it refresh connected participants' tokens.
-	NewRTC func(cfg Config, verify *token.Verifier, issue *token.Issuer, log *slog.Logger) (RTCHandler, MediaInfo, error)
+	// The issuer lets it refresh connected participants' tokens. busy
+	// announces a burst of control work (a participant's arrival) to the
+	// scheduler sizing (internal/procs); it is never nil.
+	NewRTC func(cfg Config, verify *token.Verifier, issue *token.Issuer, busy func(), log *slog.Logger) (RTCHandler, MediaInfo, error)
 	// Remover, when set, removes participants from a meeting's membership
 	// before the media plane disconnects them: the E2EE delivery service's
 	// MLS Remove proposal. nil: taken from the RTC handler if it implements
@@ -88,9 +90,9 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 		handler = slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})
 	}
 	log := slog.New(handler)
-	stopProcs := sizeScheduler(ctx, cfg.Media.Procs, log)
+	busy, stopProcs := sizeScheduler(ctx, cfg.Media.Procs, log)
 	defer stopProcs()
-	return run(ctx, cfg, app, !opts.noLink, stdout, log)
+	return run(ctx, cfg, app, busy, !opts.noLink, stdout, log)
 }
 
 // serveOptions are `conclave serve` flags that are not configuration.
@@ -190,7 +192,7 @@ func serveFlags(fset *flag.FlagSet, cfg *Config, opts *serveOptions) (configFile
 	return configFile
 }
 
-func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Writer, log *slog.Logger) (err error) {
+func run(ctx context.Context, cfg Config, app App, busy func(), printLink bool, stdout io.Writer, log *slog.Logger) (err error) {
 	key, err := loadOrCreateTokenKey(cfg.Data)
 	if err != nil {
 		return err
@@ -271,7 +273,7 @@ func run(ctx context.Context, cfg Config, app App, printLink bool, stdout io.Wri
 	var rtc RTCHandler
 	var media MediaInfo
 	if app.NewRTC != nil {
-		rtc, media, err = app.NewRTC(cfg, token.NewVerifier(apiKeyName, key), token.NewIssuer(apiKeyName, key), log)
+		rtc, media, err = app.NewRTC(cfg, token.NewVerifier(apiKeyName, key), token.NewIssuer(apiKeyName, key), busy, log)
 		if err != nil {
 			return fmt.Errorf("serve: media: %w", err)
 		}
@@ -583,22 +585,26 @@ func firstLink(ctx context.Context, st store.Store, base string) (string, error)
 }
 
 // sizeScheduler sets GOMAXPROCS to n, or with 0 (and no GOMAXPROCS in
-// the environment) adapts it to the load until the returned stop is called.
-func sizeScheduler(ctx context.Context, n int, log *slog.Logger) (stop func()) {
+// the environment) runs an adaptive procs.Controller until stop. busy
+// announces a burst of control work to that controller; with a fixed count
+// it does nothing.
+func sizeScheduler(ctx context.Context, n int, log *slog.Logger) (busy, stop func()) {
 	if n > 0 {
 		prev := runtime.GOMAXPROCS(n)
-		return func() { runtime.GOMAXPROCS(prev) }
+		return func() {}, func() { runtime.GOMAXPROCS(prev) }
 	}
 	if os.Getenv("GOMAXPROCS") != "" {
-		return func() {}
+		return func() {}, func() {}
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
+	c := procs.NewController()
+	c.Logger = log
 	go func() {
 		defer close(done)
-		if err := (&procs.Controller{Logger: log}).Run(ctx); err != nil {
+		if err := c.Run(ctx); err != nil {
 			log.Error("adaptive GOMAXPROCS stopped", "err", err)
 		}
 	}()
-	return func() { cancel(); <-done }
+	return c.Busy, func() { cancel(); <-done }
 }

@@ -43,7 +43,7 @@ func TestMain(m *testing.M) {
 // loopbackMedia is the media plane of a test node, built as the conclave
 // command builds it (SFU, /rtc, and the /e2ee delivery service as the media
 // gate), on loopback without TURN.
-func loopbackMedia(cfg signaling.Config, verify *token.Verifier, _ *token.Issuer, log *slog.Logger) (signaling.RTCHandler, signaling.MediaInfo, error) {
+func loopbackMedia(cfg signaling.Config, verify *token.Verifier, _ *token.Issuer, _ func(), log *slog.Logger) (signaling.RTCHandler, signaling.MediaInfo, error) {
 	scfg := sfu.DefaultConfig()
 	scfg.ListenIP = "127.0.0.1"
 	scfg.IncludeLoopback = true

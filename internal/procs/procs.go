@@ -11,6 +11,14 @@
 // core, so a Controller keeps as many Ps as the load needs: it reads the
 // process's CPU time every Interval, adds Ps at once when they are more than
 // Raise busy, and gives them back only after Hold of low load.
+//
+// Average load misses bursts. A participant's arrival queues tens of
+// goroutines of control work at once (handshakes, each subscriber's
+// renegotiation, new receivers, a GC cycle); on one P the runtime looks for
+// network readiness only when its run queue is empty, so the media socket's
+// reader waited up to 8 ms behind it (an execution trace of the churn
+// scenario). Busy tells the Controller such a burst is coming: it keeps a
+// second P for BusyHold, on which the reader runs while the burst lasts.
 package procs
 
 import (
@@ -19,6 +27,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -29,6 +38,7 @@ const (
 	DefaultRaise    = 0.7
 	DefaultLower    = 0.4
 	DefaultHold     = 4 * time.Second
+	DefaultBusyHold = 2 * time.Second
 )
 
 // Controller adapts GOMAXPROCS between 1 and Max.
@@ -46,12 +56,50 @@ type Controller struct {
 	// capacity for Hold, Ps are given back.
 	Lower float64
 	Hold  time.Duration
+	// BusyHold is how long after a Busy call at least two Ps are kept.
+	BusyHold time.Duration
 	// CPU returns the process's CPU time so far (user and system); nil
 	// reads getrusage(2).
 	CPU func() (time.Duration, error)
 	// Set applies a new GOMAXPROCS; nil is runtime.GOMAXPROCS.
 	Set    func(n int)
 	Logger *slog.Logger
+
+	busyUntil atomic.Int64 // unix nanos
+	kick      chan struct{}
+}
+
+// NewController returns a Controller with the defaults, whose Busy takes
+// effect at once (on a Controller made otherwise, at the next Interval); set
+// its fields before Run.
+func NewController() *Controller {
+	return &Controller{kick: make(chan struct{}, 1)}
+}
+
+// Busy announces a burst of control work: until BusyHold from now, at least
+// two Ps (if Max allows). A running Controller applies it at once. It is
+// safe to call from any goroutine, and cheap.
+func (c *Controller) Busy() {
+	c.busyUntil.Store(time.Now().Add(c.busyHold()).UnixNano())
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Controller) busyHold() time.Duration {
+	if c.BusyHold > 0 {
+		return c.BusyHold
+	}
+	return DefaultBusyHold
+}
+
+// floor is the fewest Ps allowed at now: two while busy, else one.
+func (c *Controller) floor(now time.Time) int {
+	if now.UnixNano() < c.busyUntil.Load() {
+		return min(2, c.Max)
+	}
+	return 1
 }
 
 // ProcessCPU is the CPU time (user and system) this process has used.
@@ -83,6 +131,12 @@ func (c *Controller) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-c.kick:
+			if f := c.floor(time.Now()); cur < f {
+				c.Logger.Debug("procs: gomaxprocs", "from", cur, "to", f, "reason", "busy")
+				cur = f
+				c.Set(cur)
+			}
 		case now := <-t.C:
 			cpu, err := c.CPU()
 			if err != nil {
@@ -95,6 +149,9 @@ func (c *Controller) Run(ctx context.Context) error {
 			load := float64(cpu-last) / float64(wall) // cores used
 			last, lastAt = cpu, now
 			next := c.decide(cur, load, &low, wall)
+			if f := c.floor(now); next < f {
+				next, low = f, 0
+			}
 			if next != cur {
 				c.Logger.Debug("procs: gomaxprocs", "from", cur, "to", next, "cores_used", math.Round(load*100)/100)
 				cur = next

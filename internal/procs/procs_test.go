@@ -164,3 +164,67 @@ func TestRunSetsTheRuntime(t *testing.T) {
 		t.Fatalf("GOMAXPROCS %d after Run, want Max %d", got, maxProcs+1)
 	}
 }
+
+// TestBusyKeepsTwoPs: Busy raises an idle Controller to two Ps, between
+// ticks too, and the second P goes back after BusyHold.
+func TestBusyKeepsTwoPs(t *testing.T) {
+	seen := make(chan int, 100)
+	c := NewController()
+	c.Max = 4
+	c.Interval = 20 * time.Millisecond
+	c.Hold = 40 * time.Millisecond
+	c.BusyHold = 100 * time.Millisecond
+	c.CPU = func() (time.Duration, error) { return 0, nil } // idle
+	c.Set = func(n int) { seen <- n }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	next := func() int {
+		t.Helper()
+		select {
+		case n := <-seen:
+			return n
+		case <-time.After(10 * time.Second):
+			t.Fatal("GOMAXPROCS not set")
+			return 0
+		}
+	}
+	if n := next(); n != 1 {
+		t.Fatalf("start: %d Ps", n)
+	}
+	start := time.Now()
+	c.Busy()
+	if n := next(); n != 2 {
+		t.Fatalf("after Busy: %d Ps, want 2", n)
+	}
+	if n := next(); n != 1 {
+		t.Fatalf("after the burst: %d Ps, want 1", n)
+	}
+	if held := time.Since(start); held < c.BusyHold {
+		t.Fatalf("the second P went back after %v, before BusyHold (%v)", held, c.BusyHold)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := next(); n != 4 {
+		t.Fatalf("on the way out: %d Ps, want Max", n)
+	}
+	(&Controller{}).Busy() // made without NewController: no panic, no block
+
+	// With no tick for an hour, only Busy's kick can raise it.
+	c = NewController()
+	c.Max, c.Interval = 4, time.Hour
+	c.CPU = func() (time.Duration, error) { return 0, nil }
+	c.Set = func(n int) { seen <- n }
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { done <- c.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if n := next(); n != 1 {
+		t.Fatalf("start: %d Ps", n)
+	}
+	c.Busy()
+	if n := next(); n != 2 {
+		t.Fatalf("Busy between ticks: %d Ps, want 2", n)
+	}
+}

@@ -37,6 +37,7 @@ func (h *Handler) Readmit(room, identity string) {
 	if p == nil {
 		return
 	}
+	h.busy()
 	others := rm.others(p)
 	if !h.admits(p) {
 		var theirs []*pubTrack

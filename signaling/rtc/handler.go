@@ -46,6 +46,11 @@ type Config struct {
 	// Gate, if set, is the media gate (gate.go): only participants it
 	// admits receive or send media. nil admits everyone.
 	Gate Gate
+	// Busy, if set, is called when a participant's arrival or admission
+	// starts a burst of control work (handshakes, every subscriber's
+	// renegotiation), so that the scheduler can keep a P free for media
+	// meanwhile (internal/procs).
+	Busy func()
 }
 
 func (c *Config) defaults() {
@@ -69,6 +74,13 @@ func (c *Config) defaults() {
 	}
 	if c.MaxParticipants <= 0 {
 		c.MaxParticipants = 200
+	}
+}
+
+// busy announces a burst of control work (Config.Busy).
+func (h *Handler) busy() {
+	if h.cfg.Busy != nil {
+		h.cfg.Busy()
 	}
 }
 
@@ -159,6 +171,7 @@ func (h *Handler) serveRTC(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	h.busy()
 	q := r.URL.Query()
 	h.mu.Lock()
 	if h.shutdown {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -511,5 +512,38 @@ func TestSpeakerUpdatesFromAudioLevel(t *testing.T) {
 	})
 	if b.Speaking(b.Join.Participant.Sid) {
 		t.Fatal("silent bob reported as speaking")
+	}
+}
+
+// TestArrivalAnnouncesBusy: a participant's arrival and its admission each
+// call Config.Busy, which lets the scheduler sizing keep a P free for media
+// during the burst of control work that follows.
+func TestArrivalAnnouncesBusy(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return calls
+	}
+	s := rtctest.Start(t, rtc.Config{Busy: func() {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+	}})
+	if n := count(); n != 0 {
+		t.Fatalf("Busy called %d times before anyone came", n)
+	}
+	dial(t, s, "P_alice")
+	if n := count(); n != 1 {
+		t.Fatalf("Busy called %d times for one arrival, want 1", n)
+	}
+	rooms := s.Handler.Rooms()
+	if len(rooms) != 1 {
+		t.Fatalf("%d rooms", len(rooms))
+	}
+	s.Handler.Readmit(rooms[0].Key, "P_alice")
+	if n := count(); n != 2 {
+		t.Fatalf("Busy called %d times after an admission, want 2", n)
 	}
 }
