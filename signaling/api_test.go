@@ -438,3 +438,27 @@ func TestSizeScheduler(t *testing.T) {
 		t.Fatalf("after the controller stopped: GOMAXPROCS %d, want %d", got, before)
 	}
 }
+
+// TestStartTrace: --trace writes a Go execution trace that go tool trace
+// reads (its header names the format).
+func TestStartTrace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "trace.out")
+	stop, err := startTrace(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { close(done) }()
+	<-done
+	stop()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(data), "go 1.") || !strings.Contains(string(data[:16]), "trace") {
+		t.Fatalf("not an execution trace: %q", data[:min(len(data), 16)])
+	}
+	if _, err := startTrace(filepath.Join(t.TempDir(), "no", "such", "dir")); err == nil {
+		t.Fatal("a trace file that cannot be created was accepted")
+	}
+}
