@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/trace"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -439,11 +440,11 @@ func TestSizeScheduler(t *testing.T) {
 	}
 }
 
-// TestStartTrace: --trace writes a Go execution trace that go tool trace
+// TestStartTrace: --trace (startRecording with the tracer) writes a Go execution trace that go tool trace
 // reads (its header names the format).
 func TestStartTrace(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "trace.out")
-	stop, err := startTrace(path)
+	stop, err := startRecording("trace", path, trace.Start, trace.Stop)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +459,7 @@ func TestStartTrace(t *testing.T) {
 	if !strings.HasPrefix(string(data), "go 1.") || !strings.Contains(string(data[:16]), "trace") {
 		t.Fatalf("not an execution trace: %q", data[:min(len(data), 16)])
 	}
-	if _, err := startTrace(filepath.Join(t.TempDir(), "no", "such", "dir")); err == nil {
+	if _, err := startRecording("trace", filepath.Join(t.TempDir(), "no", "such", "dir"), trace.Start, trace.Stop); err == nil {
 		t.Fatal("a trace file that cannot be created was accepted")
 	}
 }

@@ -71,14 +71,14 @@ func Command(ctx context.Context, app App, args []string, stdout, stderr io.Writ
 		return err
 	}
 	if opts.cpuProfile != "" {
-		stop, err := startCPUProfile(opts.cpuProfile)
+		stop, err := startRecording("cpu profile", opts.cpuProfile, pprof.StartCPUProfile, pprof.StopCPUProfile)
 		if err != nil {
 			return err
 		}
 		defer stop()
 	}
 	if opts.trace != "" {
-		stop, err := startTrace(opts.trace)
+		stop, err := startRecording("trace", opts.trace, trace.Start, trace.Stop)
 		if err != nil {
 			return err
 		}
@@ -102,38 +102,22 @@ type serveOptions struct {
 	trace      string
 }
 
-// startCPUProfile writes a pprof CPU profile of the whole process to path
-// until stop is called (at shutdown): how the SFU's costs are measured
-// under load (docs/benchmarks.md).
-func startCPUProfile(path string) (stop func(), err error) {
+// startRecording writes what start records to path until stop is called (at
+// shutdown): a pprof CPU profile (how the SFU's costs are measured under
+// load) or a Go execution trace (where a goroutine waited, and for what,
+// when a packet was late); docs/benchmarks.md uses both. A trace costs a
+// few percent of CPU while it runs.
+func startRecording(what, path string, start func(io.Writer) error, end func()) (stop func(), err error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("serve: cpu profile: %w", err)
+		return nil, fmt.Errorf("serve: %s: %w", what, err)
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	if err := start(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("serve: cpu profile: %w", err)
+		return nil, fmt.Errorf("serve: %s: %w", what, err)
 	}
 	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
-}
-
-// startTrace writes a Go execution trace of the whole process to path until
-// stop is called: where a goroutine waited, and for what, when a packet was
-// late (`go tool trace`). It costs a few percent of CPU while it runs.
-func startTrace(path string) (stop func(), err error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("serve: trace: %w", err)
-	}
-	if err := trace.Start(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("serve: trace: %w", err)
-	}
-	return func() {
-		trace.Stop()
+		end()
 		f.Close()
 	}, nil
 }
