@@ -201,8 +201,47 @@ func Compare(title, base string, results []*Result, sweeps []*Sweep) string {
 			}
 		}
 		b.WriteString("\n")
+		sweepRatios(&b, base, sweepRuns(sweeps, sc))
 	}
 	return b.String()
+}
+
+// sweepRatios writes, for each size of a sweep and each server but base,
+// the ratios of its medians to base's of the two figures the scaling is
+// about, with the p-value of its runs against base's (when both repeated).
+func sweepRatios(b *strings.Builder, base string, runs map[string]map[int][]*Result) {
+	if runs[base] == nil || len(runs) < 2 {
+		return
+	}
+	ratio := func(get func(*Result) float64, rs, bs []*Result) string {
+		v, bv := values(rs, metric{get: get}), values(bs, metric{get: get})
+		m := quantile(bv, 0.5)
+		if m == 0 {
+			return "-"
+		}
+		out := fmt.Sprintf("%.2f", quantile(v, 0.5)/m)
+		if len(v) > 1 && len(bv) > 1 {
+			out += fmt.Sprintf(" (p %.2f)", rankSumP(v, bv))
+		}
+		return out
+	}
+	fmt.Fprintf(b, "Ratios to %s per size (p: Mann-Whitney over the runs at that size):\n\n", base)
+	b.WriteString("| server | participants | runs | pkt per CPU-s (+) | p99 latency (-) |\n|---|---:|---|---:|---:|\n")
+	for _, server := range slices.Sorted(maps.Keys(runs)) {
+		if server == base {
+			continue
+		}
+		for _, n := range slices.Sorted(maps.Keys(runs[server])) {
+			rs, bs := runs[server][n], runs[base][n]
+			if len(bs) == 0 {
+				continue
+			}
+			fmt.Fprintf(b, "| %s | %d | %d vs %d | %s | %s |\n", server, n, len(rs), len(bs),
+				ratio(func(r *Result) float64 { return r.ForwardedPacketsPerCPUSecond }, rs, bs),
+				ratio(func(r *Result) float64 { return r.P99LatencyMS }, rs, bs))
+		}
+	}
+	b.WriteString("\n")
 }
 
 func scenarioOrder(s string) string {
@@ -233,6 +272,21 @@ func sweepScenarios(sweeps []*Sweep) []string {
 // medianSweeps merges the repeated sweeps of one scenario into one sweep
 // per server whose points are field-wise medians of the repeats.
 func medianSweeps(sweeps []*Sweep, scenario string) []*Sweep {
+	byServer := sweepRuns(sweeps, scenario)
+	var out []*Sweep
+	for _, server := range slices.Sorted(maps.Keys(byServer)) {
+		sw := &Sweep{Server: server, Scenario: scenario}
+		for _, n := range slices.Sorted(maps.Keys(byServer[server])) {
+			sw.Points = append(sw.Points, medianResult(byServer[server][n]))
+		}
+		out = append(out, sw)
+	}
+	return out
+}
+
+// sweepRuns gathers the points of one scenario's sweeps by server and
+// meeting size.
+func sweepRuns(sweeps []*Sweep, scenario string) map[string]map[int][]*Result {
 	byServer := map[string]map[int][]*Result{}
 	for _, s := range sweeps {
 		if s.Scenario != scenario {
@@ -245,15 +299,7 @@ func medianSweeps(sweeps []*Sweep, scenario string) []*Sweep {
 			byServer[s.Server][p.Participants] = append(byServer[s.Server][p.Participants], p)
 		}
 	}
-	var out []*Sweep
-	for _, server := range slices.Sorted(maps.Keys(byServer)) {
-		sw := &Sweep{Server: server, Scenario: scenario}
-		for _, n := range slices.Sorted(maps.Keys(byServer[server])) {
-			sw.Points = append(sw.Points, medianResult(byServer[server][n]))
-		}
-		out = append(out, sw)
-	}
-	return out
+	return byServer
 }
 
 // medianResult is a Result whose plotted and tabulated figures are the

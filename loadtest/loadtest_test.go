@@ -351,6 +351,22 @@ func TestCompareAndPlot(t *testing.T) {
 		{Server: ServerConclave, Scenario: ScenarioVideo, Points: []*Result{mk(ServerConclave, 100, 1000, 3, 2), mk(ServerConclave, 400, 2000, 7, 4)}},
 		{Server: ServerLiveKit, Scenario: ScenarioVideo, Points: []*Result{mk(ServerLiveKit, 100, 1000, 4, 2)}},
 	}
+	// Repeated sweeps: per size, the ratio of medians and, where both
+	// servers repeated, the p-value; a size only one server ran has no row.
+	repeated := append(sweeps,
+		&Sweep{Server: ServerConclave, Scenario: ScenarioVideo, Points: []*Result{mk(ServerConclave, 100, 3000, 5, 2)}},
+		&Sweep{Server: ServerLiveKit, Scenario: ScenarioVideo, Points: []*Result{mk(ServerLiveKit, 100, 500, 6, 2)}})
+	md = Compare("t", ServerLiveKit, nil, repeated)
+	// Nearest-rank medians, as everywhere in the report: Conclave 1000 of
+	// 1000, 3000 and 3 of 3, 5; LiveKit 500 of 500, 1000 and 4 of 4, 6.
+	for _, want := range []string{"| conclave | 2 | 2 vs 2 | 2.00 (p 0.67) | 0.75 (p 0.67) |"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "| conclave | 4 | 1 vs") {
+		t.Errorf("report has a ratio at a size LiveKit did not run:\n%s", md)
+	}
 	svg := PlotSVG(sweeps)
 	dec := xml.NewDecoder(strings.NewReader(svg))
 	lines := 0
