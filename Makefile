@@ -6,7 +6,7 @@ ARGS    ?=
 # Tests must never hang CI: every go test run has a deadline.
 GOTEST  := $(GO) test -count=1 -timeout 15m
 
-.PHONY: all run build web deps deps-test test test-go test-web test-e2e vet bench fuzz clean release
+.PHONY: all run build web deps deps-test deps-bench test test-go test-web test-e2e vet bench fuzz clean release
 
 all: build
 
@@ -15,6 +15,9 @@ deps:
 
 deps-test:
 	@scripts/ensure-deps test
+
+deps-bench:
+	@scripts/ensure-deps bench
 
 web/node_modules/.installed: web/package.json web/package-lock.json | deps
 	cd web && npm ci --no-audit --no-fund --loglevel=error
@@ -51,7 +54,7 @@ test-web:
 test-e2e: build
 	cd web && npm run --silent test:e2e
 
-bench: build
+bench: deps-bench build
 	scripts/bench
 
 fuzz:

@@ -1,6 +1,7 @@
 // Runs the SFrame TypeScript checks with one command:
 //   node web/test/sframe/run.mjs
-// 1. type-checks web/src/e2ee (page and worker configs) and these tests with tsc;
+// 1. type-checks web/src/e2ee (page and worker configs), these tests and the
+//    browser SFrame benchmark (web/bench/sframe) with tsc;
 // 2. bundles web/test/sframe/*.test.ts with esbuild into a temporary folder;
 // 3. runs them with Node's test runner. Exits non-zero on any failure.
 import { spawnSync } from 'node:child_process';
@@ -20,7 +21,7 @@ function run(args, opts = {}) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-for (const cfg of ['src/e2ee/tsconfig.json', 'src/e2ee/tsconfig.worker.json', 'test/sframe/tsconfig.json', 'test/sframe/browser/tsconfig.json']) {
+for (const cfg of ['src/e2ee/tsconfig.json', 'src/e2ee/tsconfig.worker.json', 'test/sframe/tsconfig.json', 'test/sframe/browser/tsconfig.json', 'bench/sframe/tsconfig.json']) {
   run([tsc, '--noEmit', '-p', join(web, cfg)]);
 }
 
