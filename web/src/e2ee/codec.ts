@@ -123,15 +123,18 @@ function concat(a: Uint8Array, b: Uint8Array): Bytes {
 }
 
 /** Encrypts an encoded frame: returns clear prefix || SFrame ciphertext. */
-export async function encryptFrame(sender: Sender, codec: Codec, frame: Uint8Array): Promise<Bytes> {
+export async function encryptFrame(sender: Sender, codec: Codec, frame: Bytes): Promise<Bytes> {
   const n = clearPrefixLen(codec, frame);
   const prefix = frame.slice(0, n);
-  const sframe = await sender.encrypt(prefix, frame.slice(n));
-  return concat(prefix, codec === 'h264' ? escapeH264(sframe, trailingZeros(prefix)) : sframe);
+  // WebCrypto copies its input when called: a view of the body will do.
+  if (codec === 'h264') return concat(prefix, escapeH264(await sender.encrypt(prefix, frame.subarray(n)), trailingZeros(prefix)));
+  const out = await sender.encrypt(prefix, frame.subarray(n), n);
+  out.set(prefix);
+  return out;
 }
 
 /** Reverses encryptFrame: returns clear prefix || plaintext. */
-export async function decryptFrame(receiver: Receiver | MlsReceiver, codec: Codec, wire: Uint8Array): Promise<Bytes> {
+export async function decryptFrame(receiver: Receiver | MlsReceiver, codec: Codec, wire: Bytes): Promise<Bytes> {
   const n = clearPrefixLen(codec, wire);
   const prefix = wire.slice(0, n);
   const body = codec === 'h264' ? unescapeH264(wire.subarray(n), trailingZeros(prefix)) : wire.subarray(n);

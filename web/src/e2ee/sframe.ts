@@ -299,16 +299,21 @@ export class Sender {
     return this.key.suite;
   }
 
-  /** Returns header || ciphertext, with metadata authenticated. The counter
-   * is taken synchronously, so concurrent calls never share one. */
-  async encrypt(metadata: Uint8Array, plaintext: Bytes): Promise<Bytes> {
+  /** Returns header || ciphertext, with metadata authenticated, after
+   * `reserve` bytes left zero for the caller: encryptFrame writes the
+   * frame's clear prefix there instead of copying the whole frame again.
+   * The counter is taken synchronously, so concurrent calls never share one. */
+  async encrypt(metadata: Uint8Array, plaintext: Bytes, reserve = 0): Promise<Bytes> {
     if (this.exhausted) throw new SFrameError('counterExhausted', `kid ${this.kid} used every counter`);
     const ctr = this.next;
     if (ctr === MAX_U64) this.exhausted = true;
     else this.next = ctr + 1n;
     const header = encodeHeader(this.key.kid, ctr);
     const ct = await this.key.seal(this.key.nonce(ctr), concat(header, metadata), plaintext);
-    return concat(header, ct);
+    const out = new Uint8Array(reserve + header.length + ct.length);
+    out.set(header, reserve);
+    out.set(ct, reserve + header.length);
+    return out;
   }
 }
 
@@ -424,7 +429,7 @@ export class Receiver {
   }
 
   /** Authenticates and decrypts header || ciphertext with metadata. */
-  async decrypt(metadata: Uint8Array, frame: Uint8Array): Promise<Bytes> {
+  async decrypt(metadata: Uint8Array, frame: Bytes): Promise<Bytes> {
     const { header, length } = parseHeader(frame);
     if (frame.length - length < suiteParams(this.suite).nt) throw new SFrameError('shortFrame', 'frame too short');
     let k = this.keys.get(header.kid);
@@ -446,7 +451,8 @@ export class Receiver {
     const hdr = frame.slice(0, length);
     try {
       const key = await entry.key;
-      const pt = await key.open(key.nonce(header.ctr), concat(hdr, metadata), frame.slice(length));
+      // WebCrypto copies its input when called: a view of the frame will do.
+      const pt = await key.open(key.nonce(header.ctr), concat(hdr, metadata), frame.subarray(length));
       // Check again: another frame with this counter may have been accepted
       // while this one was being decrypted.
       entry.window.check(header.ctr);
@@ -574,7 +580,7 @@ export class MlsReceiver {
     return [...this.epochs.values()].map((e) => e.epoch);
   }
 
-  decrypt(metadata: Uint8Array, frame: Uint8Array): Promise<Bytes> {
+  decrypt(metadata: Uint8Array, frame: Bytes): Promise<Bytes> {
     return this.receiver.decrypt(metadata, frame);
   }
 }

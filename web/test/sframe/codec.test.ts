@@ -44,6 +44,30 @@ test('h264 frame round trip', async () => {
   assert.deepEqual(await decryptFrame(r, 'h264', wire), frame);
 });
 
+test('vp8 and opus frames: clear prefix, then the SFrame of the body, and back', async () => {
+  const base = await importBaseKey(new Uint8Array(16).fill(3));
+  const frames: [Parameters<typeof clearPrefixLen>[0], Uint8Array<ArrayBuffer>][] = [
+    ['vp8', Uint8Array.from({ length: 300 }, (_, i) => (i === 0 ? 0x50 : i & 0xff))], // key frame, 10 clear bytes
+    ['vp8', Uint8Array.from({ length: 300 }, (_, i) => (i === 0 ? 0x31 : i & 0xff))], // inter frame, 1
+    ['opus', Uint8Array.from({ length: 80 }, (_, i) => 0x78 ^ i)],
+  ];
+  for (const [codec, frame] of frames) {
+    const n = clearPrefixLen(codec, frame);
+    const before = frame.slice();
+    const wire = await encryptFrame(await Sender.createAt(4, 9n, base, 42n), codec, frame);
+    // The same counter through Sender.encrypt gives the SFrame part.
+    const sframe = await (await Sender.createAt(4, 9n, base, 42n)).encrypt(frame.slice(0, n), frame.slice(n));
+    assert.deepEqual(wire, Uint8Array.from([...frame.subarray(0, n), ...sframe]), codec);
+    assert.deepEqual(frame, before, `${codec}: the frame was changed`);
+    const r = new Receiver(4);
+    await r.addKey(9n, base);
+    const bad = wire.slice();
+    bad[0] = (bad[0] ?? 0) ^ 0x40; // the clear prefix is authenticated
+    await assert.rejects(decryptFrame(r, codec, bad), isReason('auth'), codec);
+    assert.deepEqual(await decryptFrame(r, codec, wire), frame, codec);
+  }
+});
+
 test('receiver: unknown key, replay, counter range', async () => {
   const base = await importBaseKey(new Uint8Array(16).fill(1));
   const s = await Sender.create(4, 5n, base);
