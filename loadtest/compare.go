@@ -174,12 +174,8 @@ func Compare(title, base string, results []*Result, sweeps []*Sweep) string {
 				}
 				if _, ok := med[s]; !ok {
 					b.WriteString(" - |")
-				} else if bv, ok := med[base]; ok && bv != 0 {
-					fmt.Fprintf(&b, " %.2f", med[s]/bv)
-					if m.better != 0 && len(runs[s]) > 1 && len(runs[base]) > 1 {
-						fmt.Fprintf(&b, " (p %.2f)", rankSumP(runs[s], runs[base]))
-					}
-					b.WriteString(" |")
+				} else if _, ok := med[base]; ok {
+					fmt.Fprintf(&b, " %s |", ratioText(runs[s], runs[base], m.better != 0))
 				} else {
 					b.WriteString(" - |")
 				}
@@ -214,16 +210,7 @@ func sweepRatios(b *strings.Builder, base string, runs map[string]map[int][]*Res
 		return
 	}
 	ratio := func(get func(*Result) float64, rs, bs []*Result) string {
-		v, bv := values(rs, metric{get: get}), values(bs, metric{get: get})
-		m := quantile(bv, 0.5)
-		if m == 0 {
-			return "-"
-		}
-		out := fmt.Sprintf("%.2f", quantile(v, 0.5)/m)
-		if len(v) > 1 && len(bv) > 1 {
-			out += fmt.Sprintf(" (p %.2f)", rankSumP(v, bv))
-		}
-		return out
+		return ratioText(values(rs, metric{get: get}), values(bs, metric{get: get}), true)
 	}
 	fmt.Fprintf(b, "Ratios to %s per size (p: Mann-Whitney over the runs at that size):\n\n", base)
 	b.WriteString("| server | participants | runs | pkt per CPU-s (+) | p99 latency (-) |\n|---|---:|---|---:|---:|\n")
@@ -242,6 +229,21 @@ func sweepRatios(b *strings.Builder, base string, runs map[string]map[int][]*Res
 		}
 	}
 	b.WriteString("\n")
+}
+
+// ratioText is the median of v over the median of base ("-" when that is
+// 0), and, when test is set and both repeated, the two-sided Mann-Whitney p
+// of v against base.
+func ratioText(v, base []float64, test bool) string {
+	bm := quantile(base, 0.5)
+	if bm == 0 {
+		return "-"
+	}
+	out := fmt.Sprintf("%.2f", quantile(v, 0.5)/bm)
+	if test && len(v) > 1 && len(base) > 1 {
+		out += fmt.Sprintf(" (p %.2f)", rankSumP(v, base))
+	}
+	return out
 }
 
 func scenarioOrder(s string) string {

@@ -37,7 +37,7 @@ func (h *Handler) Readmit(room, identity string) {
 	if p == nil {
 		return
 	}
-	h.busy()
+	h.cfg.Busy()
 	others := rm.others(p)
 	if !h.admits(p) {
 		var theirs []*pubTrack

@@ -75,12 +75,8 @@ func (c *Config) defaults() {
 	if c.MaxParticipants <= 0 {
 		c.MaxParticipants = 200
 	}
-}
-
-// busy announces a burst of control work (Config.Busy).
-func (h *Handler) busy() {
-	if h.cfg.Busy != nil {
-		h.cfg.Busy()
+	if c.Busy == nil {
+		c.Busy = func() {}
 	}
 }
 
@@ -171,7 +167,7 @@ func (h *Handler) serveRTC(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h.busy()
+	h.cfg.Busy()
 	q := r.URL.Query()
 	h.mu.Lock()
 	if h.shutdown {
